@@ -1,0 +1,48 @@
+// swift-tools-version:6.0
+// dqlite in Swift: SQLite replicated with C-Raft, its wire client, tools and chaos test bed.
+import PackageDescription
+
+let package = Package(
+    name: "dqlite-swift",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "DqliteWire", targets: ["DqliteWire"]),
+        .library(name: "DqliteClient", targets: ["DqliteClient"]),
+        .executable(name: "dqlite", targets: ["dqlite"]),
+        .executable(name: "dqlite-bench", targets: ["dqlite-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        // System libraries from Debian's -dev packages (installed by harness/bootstrap.sh).
+        .systemLibrary(name: "CRaft", path: "Sources/CRaft", pkgConfig: "raft", providers: [.apt(["libraft-dev"])]),
+        .systemLibrary(name: "CUV", path: "Sources/CUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
+        .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+
+        // Protocol v1 codecs: pure values, no I/O.
+        .target(name: "DqliteWire"),
+        // Async client: dial, leader discovery, retry, statements, rows, transactions, admin.
+        .target(name: "DqliteClient", dependencies: ["DqliteWire"]),
+        // The logic of the `dqlite` shell and of `dqlite-bench`; the executables only parse flags.
+        .target(name: "DqliteShell", dependencies: ["DqliteClient"]),
+        .target(name: "DqliteBench", dependencies: ["DqliteClient"]),
+        // Starts and stops real dqlite clusters (Debian's dqlite-demo) for tests and the demo job.
+        .target(name: "DqliteTestCluster", dependencies: ["DqliteClient"]),
+
+        .executableTarget(name: "dqlite", dependencies: [
+            "DqliteShell", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+        .executableTarget(name: "dqlite-bench", dependencies: [
+            "DqliteBench", "DqliteTestCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "SystemLibrariesTests", dependencies: ["CRaft", "CUV", "CSQLite", "CSeccomp"]),
+        .testTarget(name: "DqliteWireTests", dependencies: ["DqliteWire"]),
+        .testTarget(name: "DqliteClientTests", dependencies: ["DqliteClient", "DqliteTestCluster"]),
+        .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "DqliteTestCluster", "dqlite"]),
+        .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "DqliteTestCluster", "dqlite-bench"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

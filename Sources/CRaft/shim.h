@@ -1,0 +1,2 @@
+#include <raft.h>
+#include <raft/uv.h>
