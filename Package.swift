@@ -29,20 +29,20 @@ let package = Package(
         .target(name: "DqliteShell", dependencies: ["DqliteClient"]),
         .target(name: "DqliteBench", dependencies: ["DqliteClient"]),
         // Starts and stops real dqlite clusters (Debian's dqlite-demo) for tests and the demo job.
-        .target(name: "DqliteTestCluster", dependencies: ["DqliteClient"]),
+        .target(name: "LocalCluster", dependencies: ["DqliteClient"]),
 
         .executableTarget(name: "dqlite", dependencies: [
             "DqliteShell", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "dqlite-bench", dependencies: [
-            "DqliteBench", "DqliteTestCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "DqliteBench", "LocalCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CRaft", "CUV", "CSQLite", "CSeccomp"]),
         .testTarget(name: "DqliteWireTests", dependencies: ["DqliteWire"]),
-        .testTarget(name: "DqliteClientTests", dependencies: ["DqliteClient", "DqliteTestCluster"]),
-        .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "DqliteTestCluster", "dqlite"]),
-        .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "DqliteTestCluster", "dqlite-bench"]),
+        .testTarget(name: "DqliteClientTests", dependencies: ["DqliteClient", "LocalCluster"]),
+        .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "LocalCluster", "dqlite"]),
+        .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -72,20 +72,23 @@ public struct WireReader: Sendable {
         return s
     }
 
-    /// A u64 length, the bytes, then zero padding to a multiple of 8.
+    /// A u64 length, the bytes, then padding to a multiple of 8. C dqlite does not clear the padding after a
+    /// blob value (it holds whatever the buffer held), so its content is not checked.
     public mutating func blob(_ field: String) throws(WireError) -> [UInt8] {
         let length = try uint64(field)
-        return try rawPadded(length: length, field: field)
+        return try rawPadded(length: length, field: field, zeroPadding: false)
     }
 
-    /// `length` raw bytes followed by zero padding to a multiple of 8.
-    public mutating func rawPadded(length: UInt64, field: String) throws(WireError) -> [UInt8] {
+    /// `length` raw bytes followed by padding to a multiple of 8 (zeros, when `zeroPadding`).
+    public mutating func rawPadded(length: UInt64, field: String, zeroPadding: Bool = true) throws(WireError) -> [UInt8] {
         guard length <= UInt64(remaining) else { throw .truncated(field: field) }
         let n = Int(length)
         let size = pad8(n)
         if size > remaining { throw .truncated(field: field) }
         let value = Array(bytes[offset..<(offset + n)])
-        for i in (offset + n)..<(offset + size) where bytes[i] != 0 { throw .badPadding(field: field) }
+        if zeroPadding {
+            for i in (offset + n)..<(offset + size) where bytes[i] != 0 { throw .badPadding(field: field) }
+        }
         offset += size
         return value
     }

@@ -1,0 +1,153 @@
+import Foundation
+import DqliteClient
+import DqliteWire
+
+/// A real dqlite cluster on loopback: N processes of Debian's `dqlite-demo` (go-dqlite's app over C dqlite
+/// 1.11), each with free ports and its own temp dir. Everything it starts it stops by pid, and it removes its
+/// dirs; processes left by a crashed earlier run are found through their pid files and stopped too.
+public actor DemoCluster {
+    public struct Node: Sendable {
+        public let index: Int
+        /// The dqlite address clients and peers use.
+        public let address: String
+        /// The demo's HTTP key/value API.
+        public let apiAddress: String
+        public let dir: String
+    }
+
+    public nonisolated let nodes: [Node]
+    public nonisolated let root: String
+    public nonisolated var addresses: [String] { nodes.map(\.address) }
+    private var processes: [Int: Process] = [:]
+    private let executable: String
+
+    /// The directory under which every cluster puts its files.
+    public static var baseDirectory: String {
+        (ProcessInfo.processInfo.environment["TMPDIR"] ?? "/tmp") + "/dqlite-swift-clusters"
+    }
+
+    /// Starts `count` nodes (the first bootstraps, the others join it) and waits until the leader lists them
+    /// all as voters.
+    public static func start(nodes count: Int = 3, readyTimeout: Duration = .seconds(90)) async throws -> DemoCluster {
+        let executable = ProcessInfo.processInfo.environment["DQLITE_DEMO"] ?? "/usr/bin/dqlite-demo"
+        guard FileManager.default.isExecutableFile(atPath: executable) else { throw LocalClusterError.missingExecutable(executable) }
+        reapStaleClusters()
+        let root = baseDirectory + "/" + UUID().uuidString
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try String(getpid()).write(toFile: root + "/owner", atomically: true, encoding: .utf8)
+        var nodes: [Node] = []
+        for i in 0..<count {
+            let dir = root + "/node\(i + 1)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            nodes.append(Node(index: i, address: "127.0.0.1:\(try freeLoopbackPort())",
+                              apiAddress: "127.0.0.1:\(try freeLoopbackPort())", dir: dir))
+        }
+        let cluster = DemoCluster(nodes: nodes, root: root, executable: executable)
+        do {
+            for i in 0..<count { try await cluster.launch(i) }
+            try await cluster.waitUntilReady(timeout: readyTimeout)
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+        return cluster
+    }
+
+    private init(nodes: [Node], root: String, executable: String) {
+        self.nodes = nodes
+        self.root = root
+        self.executable = executable
+    }
+
+    /// Starts node `index` (again, after a kill): it rejoins with its data dir.
+    public func launch(_ index: Int) throws {
+        let node = nodes[index]
+        var arguments = ["--api", node.apiAddress, "--db", node.address, "--dir", node.dir]
+        if index > 0 { arguments += ["--join", nodes[0].address] }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let logPath = root + "/node\(index + 1).log"
+        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
+        log.seekToEndOfFile()
+        process.standardOutput = log
+        process.standardError = log
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        processes[index] = process
+        try recordPids()
+    }
+
+    /// SIGKILLs node `index` and waits for it to exit.
+    public func kill(_ index: Int) {
+        guard let p = processes.removeValue(forKey: index) else { return }
+        Glibc.kill(p.processIdentifier, SIGKILL)
+        p.waitUntilExit()
+        try? recordPids()
+    }
+
+    public func pid(_ index: Int) -> Int32? { processes[index]?.processIdentifier }
+
+    public func isRunning(_ index: Int) -> Bool { processes[index]?.isRunning ?? false }
+
+    /// The index of the node the cluster reports as leader.
+    public func leaderIndex(config: ClientConfig = ClientConfig()) async throws -> Int {
+        let live = nodes.filter { processes[$0.index] != nil }.map(\.address)
+        let address = try await DqliteClient(addresses: live, config: config).leaderAddress()
+        guard let node = nodes.first(where: { $0.address == address }) else { throw LocalClusterError.notReady("unknown leader \(address)") }
+        return node.index
+    }
+
+    /// Kills every node and removes the cluster's files.
+    public func stop() {
+        for index in Array(processes.keys) { kill(index) }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+
+    private func waitUntilReady(timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var config = ClientConfig()
+        config.leaderTimeout = .seconds(2)
+        config.retry = .none
+        var last = "no answer yet"
+        while ContinuousClock.now < deadline {
+            for (i, p) in processes where !p.isRunning {
+                throw LocalClusterError.notReady("node \(i + 1) exited (\(p.terminationStatus)); see \(root)/node\(i + 1).log")
+            }
+            do {
+                let members = try await DqliteClient(addresses: addresses, config: config).cluster()
+                let voters = Set(members.filter { $0.knownRole == .voter }.map(\.address))
+                if voters == Set(addresses) { return }
+                last = "voters: \(voters.sorted())"
+            } catch {
+                last = "\(error)"
+            }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        throw LocalClusterError.notReady(last)
+    }
+
+    private func recordPids() throws {
+        let pids = processes.values.map { String($0.processIdentifier) }.joined(separator: "\n")
+        try pids.write(toFile: root + "/pids", atomically: true, encoding: .utf8)
+    }
+
+    /// Stops the nodes of clusters whose owning process has died (a crashed or killed test run), checking that
+    /// each pid still runs dqlite-demo with that cluster's dir before killing it.
+    static func reapStaleClusters() {
+        let fm = FileManager.default
+        guard let entries = try? fm.contentsOfDirectory(atPath: baseDirectory) else { return }
+        for entry in entries {
+            let root = baseDirectory + "/" + entry
+            guard let owner = (try? String(contentsOfFile: root + "/owner", encoding: .utf8)).flatMap({ Int32($0) }),
+                  Glibc.kill(owner, 0) != 0 else { continue }
+            let pids = ((try? String(contentsOfFile: root + "/pids", encoding: .utf8)) ?? "").split(separator: "\n").compactMap { Int32($0) }
+            for pid in pids {
+                let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+                if String(decoding: cmdline, as: UTF8.self).contains(root) { Glibc.kill(pid, SIGKILL) }
+            }
+            try? fm.removeItem(atPath: root)
+        }
+    }
+}
