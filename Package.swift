@@ -43,6 +43,7 @@ let package = Package(
         .testTarget(name: "DqliteClientTests", dependencies: ["DqliteClient", "LocalCluster"]),
         .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "LocalCluster", "dqlite"]),
         .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),
+        .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster"]),
     ],
     swiftLanguageModes: [.v6]
 )

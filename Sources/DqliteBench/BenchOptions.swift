@@ -1,0 +1,26 @@
+/// The workloads of go-dqlite's `dqlite-benchmark`.
+public enum Workload: String, Sendable, CaseIterable {
+    /// Every operation inserts (or replaces) a new random key.
+    case kvwrite
+    /// Half the operations read a key this worker wrote, half write a new one.
+    case kvreadwrite
+}
+
+public struct BenchOptions: Sendable {
+    public var cluster: [String]
+    public var database = "benchmark"
+    public var workload = Workload.kvwrite
+    public var workers = 1
+    public var duration: Duration = .seconds(60)
+    public var keySize = 32
+    public var valueSize = 1024
+    /// Seed of the key and value generator (worker i uses seed + i).
+    public var seed: UInt64 = 1
+
+    public init(cluster: [String]) { self.cluster = cluster }
+
+    /// go-dqlite's benchmark schema.
+    static let schema = "CREATE TABLE IF NOT EXISTS model (key TEXT, value TEXT, UNIQUE(key))"
+    static let writeSQL = "INSERT OR REPLACE INTO model(key, value) VALUES(?, ?)"
+    static let readSQL = "SELECT value FROM model WHERE key = ?"
+}

@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DqliteClient
+import DqliteWire
+
+/// Runs a `dqlite-benchmark` workload through DqliteClient: each worker has its own connection to the leader
+/// and loops until the duration is over. Errors are counted by class and the loop goes on, as go-dqlite's
+/// benchmark does (so "database is locked" from dqlite 1.11's single writer is counted, not retried).
+public enum Benchmark {
+    public static func run(_ options: BenchOptions, config: ClientConfig = ClientConfig()) async throws -> BenchReport {
+        guard options.workers > 0 else { throw DqliteError.misuse("--workers must be at least 1") }
+        guard options.keySize > 0, options.valueSize >= 0 else { throw DqliteError.misuse("key size must be positive and value size not negative") }
+        let client = try DqliteClient(addresses: options.cluster, config: config)
+        let setup = try await client.open(options.database)
+        try await setup.exec(BenchOptions.schema)
+        await setup.close()
+
+        let connections = try await withThrowingTaskGroup(of: Connection.self) { group in
+            for _ in 0..<options.workers { group.addTask { try await client.open(options.database) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        let cpuBefore = cpuTime()
+        let start = ContinuousClock.now
+        let deadline = start + options.duration
+        let reports = await withTaskGroup(of: (QueryReport, QueryReport).self) { group in
+            for (i, connection) in connections.enumerated() {
+                group.addTask {
+                    var worker = Worker(options: options, connection: connection, seed: options.seed &+ UInt64(i))
+                    await worker.run(until: deadline)
+                    return (worker.exec, worker.query)
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        let elapsed = ContinuousClock.now - start
+        let cpu = cpuTime() - cpuBefore
+        for c in connections { await c.close() }
+        var report = BenchReport(options: options, elapsed: elapsed, cpu: cpu)
+        for (e, q) in reports {
+            report.exec.merge(e)
+            report.query.merge(q)
+        }
+        return report
+    }
+
+    /// User + system CPU time of this process.
+    static func cpuTime() -> Duration {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func d(_ t: timeval) -> Duration { .seconds(t.tv_sec) + .microseconds(t.tv_usec) }
+        return d(usage.ru_utime) + d(usage.ru_stime)
+    }
+}
+
+struct Worker {
+    let options: BenchOptions
+    let connection: Connection
+    var rng: SplitMix64
+    var keys: [String] = []
+    var exec = QueryReport()
+    var query = QueryReport()
+
+    init(options: BenchOptions, connection: Connection, seed: UInt64) {
+        self.options = options
+        self.connection = connection
+        rng = SplitMix64(seed: seed)
+    }
+
+    mutating func run(until deadline: ContinuousClock.Instant) async {
+        while ContinuousClock.now < deadline {
+            let read = options.workload == .kvreadwrite && !keys.isEmpty && rng.next() & 1 == 0
+            if read {
+                let key = keys[Int(rng.next() % UInt64(keys.count))]
+                let t0 = ContinuousClock.now
+                do {
+                    let rows = try await connection.queryAll(BenchOptions.readSQL, [.text(key)])
+                    guard rows.rows.count == 1 else { throw DqliteError.misuse("key \(key) not found") }
+                    query.latencies.record(ContinuousClock.now - t0)
+                } catch {
+                    query.errors[(error as? DqliteError)?.kind ?? .usage, default: 0] += 1
+                }
+            } else {
+                let key = randomString(options.keySize)
+                let value = randomValue(options.valueSize)
+                let t0 = ContinuousClock.now
+                do {
+                    try await connection.exec(BenchOptions.writeSQL, [.text(key), .text(value)])
+                    exec.latencies.record(ContinuousClock.now - t0)
+                    if options.workload == .kvreadwrite { keys.append(key) }
+                } catch {
+                    exec.errors[error.kind, default: 0] += 1
+                }
+            }
+        }
+    }
+
+    private static let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)
+
+    mutating func randomString(_ n: Int) -> String {
+        var bytes = [UInt8](repeating: 0, count: n)
+        for i in 0..<n { bytes[i] = Self.letters[Int(rng.next() % 52)] }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// Half one repeated letter, half random letters: partly compressible, like go-dqlite's values.
+    mutating func randomValue(_ n: Int) -> String {
+        let repeated = Self.letters[Int(rng.next() % 52)]
+        var bytes = [UInt8](repeating: repeated, count: n)
+        for i in (n / 2)..<n { bytes[i] = Self.letters[Int(rng.next() % 52)] }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// A small deterministic generator, so a run's keys follow from its seed.
+struct SplitMix64 {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -1,0 +1,90 @@
+import ArgumentParser
+import DqliteBench
+import DqliteClient
+import Foundation
+import LocalCluster
+
+@main
+struct BenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dqlite-bench",
+        abstract: "Benchmark a dqlite cluster with dqlite-benchmark's workloads (kvwrite, kvreadwrite).",
+        discussion: """
+            Drives any cluster that speaks dqlite wire protocol v1: real dqlite or ours. Prints ops/s and latency
+            p50/p90/p99/max per query type, errors by class, and this client's CPU time per operation.
+            With --local-cluster N it first starts N real dqlite nodes (Debian's dqlite-demo) on loopback and
+            stops them at the end.
+            """
+    )
+
+    @Option(name: [.short, .long], parsing: .singleValue, help: "Comma-separated node addresses; may be repeated.")
+    var cluster: [String] = []
+
+    @Option(help: "Start this many real dqlite nodes (dqlite-demo) on loopback and benchmark them.")
+    var localCluster: Int?
+
+    @Option(name: .long, help: "Database name.")
+    var database: String?
+
+    @Option(name: [.short, .long], help: "kvwrite or kvreadwrite.")
+    var workload: String = "kvwrite"
+
+    @Option(help: "Concurrent workers, each with its own connection.")
+    var workers: Int = 1
+
+    @Option(help: "Run duration in seconds.")
+    var duration: Double = 60
+
+    @Option(help: "Key size in bytes.")
+    var keySize: Int = 32
+
+    @Option(help: "Value size in bytes.")
+    var valueSize: Int = 1024
+
+    @Option(help: "Seed of the key and value generator.")
+    var seed: UInt64 = 1
+
+    @Option(help: "Also write the figures as JSON to this file.")
+    var results: String?
+
+    func validate() throws {
+        guard Workload(rawValue: workload) != nil else { throw ValidationError("unknown workload '\(workload)': use kvwrite or kvreadwrite") }
+        guard workers > 0 else { throw ValidationError("--workers must be at least 1") }
+        guard duration > 0 else { throw ValidationError("--duration must be positive") }
+        guard keySize > 0, valueSize >= 0 else { throw ValidationError("--key-size must be positive, --value-size not negative") }
+        if let n = localCluster, n < 1 || n > 9 { throw ValidationError("--local-cluster takes 1 to 9 nodes") }
+        guard localCluster != nil || !cluster.isEmpty else { throw ValidationError("give --cluster host:port,… or --local-cluster N") }
+    }
+
+    func run() async throws {
+        var local: DemoCluster?
+        if let n = localCluster {
+            print("starting \(n) real dqlite nodes (dqlite-demo) on loopback…")
+            do {
+                local = try await DemoCluster.start(nodes: n)
+            } catch {
+                print("Error: \(error)")
+                throw ExitCode.failure
+            }
+        }
+        do {
+            var options = BenchOptions(cluster: cluster.flatMap { $0.split(separator: ",").map(String.init) } + (local?.addresses ?? []))
+            options.database = database ?? (local != nil ? "demo" : "benchmark")
+            options.workload = Workload(rawValue: workload)!
+            options.workers = workers
+            options.duration = .milliseconds(Int(duration * 1000))
+            options.keySize = keySize
+            options.valueSize = valueSize
+            options.seed = seed
+            let report = try await Benchmark.run(options)
+            print(report.text())
+            if let results { try (report.json() + "\n").write(toFile: results, atomically: true, encoding: .utf8) }
+        } catch {
+            await local?.stop()
+            // A runtime failure: one line and a failing exit code, no usage text.
+            print("Error: \(error)")
+            throw ExitCode.failure
+        }
+        await local?.stop()
+    }
+}

@@ -1,0 +1,88 @@
+import ArgumentParser
+import DqliteClient
+import DqliteShell
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@main
+struct DqliteCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dqlite",
+        abstract: "Standard dqlite shell: run SQL and cluster commands against a dqlite cluster.",
+        discussion: "With SQL (or a dot command) as the last argument it runs that once and exits; without, it reads lines from standard input.\n\n" + Shell.help
+    )
+
+    @Option(name: [.short, .long], parsing: .singleValue, help: "Comma-separated list of servers (host:port); may be repeated.")
+    var servers: [String] = []
+
+    @Option(name: [.short, .long], help: "Output format: tabular or json.")
+    var format: String = "tabular"
+
+    @Option(name: .long, help: "Seconds to wait for the leader and for each request.")
+    var timeout: Double = 10
+
+    @Argument(help: "The database name.")
+    var database: String
+
+    @Argument(help: "SQL or a dot command to run once.")
+    var command: [String] = []
+
+    func run() async throws {
+        guard let format = OutputFormat(rawValue: format) else {
+            throw ValidationError("unknown format '\(format)': use tabular or json")
+        }
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        var config = ClientConfig()
+        config.leaderTimeout = .milliseconds(Int(timeout * 1000))
+        config.requestTimeout = .milliseconds(Int(timeout * 1000))
+        config.retry.deadline = .milliseconds(Int(timeout * 1000))
+        let addresses = servers.flatMap { $0.split(separator: ",").map(String.init) }
+        let shell: Shell
+        do {
+            shell = try Shell(servers: addresses, database: database, format: format, config: config)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        if !command.isEmpty {
+            let ok = await runLine(command.joined(separator: " "), shell)
+            await shell.close()
+            if !ok { throw ExitCode.failure }
+            return
+        }
+        let interactive = isatty(0) != 0
+        var failed = false
+        while true {
+            if interactive { print("dqlite> ", terminator: "") }
+            guard let line = readLine() else { break }
+            if line.trimmingCharacters(in: " ") == ".exit" || line.trimmingCharacters(in: " ") == ".quit" { break }
+            if !(await runLine(line, shell)) { failed = true }
+        }
+        await shell.close()
+        if failed && !interactive { throw ExitCode.failure }
+    }
+
+    private func runLine(_ line: String, _ shell: Shell) async -> Bool {
+        do {
+            let out = try await shell.execute(line)
+            if !out.isEmpty { print(out) }
+            return true
+        } catch {
+            FileHandleStandardError.write("Error: \(error)\n")
+            return false
+        }
+    }
+}
+
+enum FileHandleStandardError {
+    static func write(_ s: String) {
+        var bytes = Array(s.utf8)
+        _ = Glibc.write(2, &bytes, bytes.count)
+    }
+}
+
+extension String {
+    func trimmingCharacters(in set: Character) -> String {
+        String(drop { $0 == set }.reversed().drop { $0 == set }.reversed())
+    }
+}

@@ -1,0 +1,55 @@
+import XCTest
+import Foundation
+import LocalCluster
+@testable import DqliteBench
+
+final class BenchCommandTests: XCTestCase {
+    /// A short run of the real tool against a real cluster: it must finish and print its figures (the numbers
+    /// themselves are for the benchmark script, not asserted).
+    func testRunsAgainstARealClusterAndPrintsFigures() async throws {
+        let cluster = try await DemoCluster.start(nodes: 3)
+        addTeardownBlock { await cluster.stop() }
+        let results = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString).json").path
+        defer { try? FileManager.default.removeItem(atPath: results) }
+        let r = try await CommandRunner.run(CommandRunner.productsDirectory + "/dqlite-bench", [
+            "--cluster", cluster.addresses.joined(separator: ","), "--workload", "kvreadwrite", "--workers", "2",
+            "--duration", "2", "--value-size", "256", "--results", results,
+        ], timeout: .seconds(60))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        print(r.stdout)
+        XCTAssertTrue(r.stdout.contains("workload kvreadwrite, 2 worker(s)"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("exec: "), r.stdout)
+        XCTAssertTrue(r.stdout.contains("query: "), r.stdout)
+        XCTAssertTrue(r.stdout.contains("latency ms: p50"), r.stdout)
+        XCTAssertTrue(r.stdout.contains("client CPU:"), r.stdout)
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: results))) as? [String: Any]
+        let exec = try XCTUnwrap(json?["exec"] as? [String: Any])
+        XCTAssertGreaterThan(exec["ok"] as? Int ?? 0, 0)
+    }
+
+    func testBadFlagsAreRefused() async throws {
+        let tool = CommandRunner.productsDirectory + "/dqlite-bench"
+        for args in [["--workload", "nope", "--cluster", "a:1"], ["--workers", "0", "--cluster", "a:1"], []] {
+            let r = try await CommandRunner.run(tool, args)
+            XCTAssertNotEqual(r.status, 0, "\(args)")
+            XCTAssertTrue(r.stderr.contains("Error:"), r.stderr)
+        }
+    }
+
+    func testPercentilesAndFormatting() {
+        var s = LatencyStats()
+        for ms in 1...100 { s.record(.milliseconds(ms)) }
+        let sum = s.summary()!
+        XCTAssertEqual(sum.p50, 50)
+        XCTAssertEqual(sum.p90, 90)
+        XCTAssertEqual(sum.p99, 99)
+        XCTAssertEqual(sum.max, 100)
+        XCTAssertEqual(String(format2: 3.14159), "3.14")
+        XCTAssertEqual(String(format3: 0.0005), "0.001")
+    }
+
+    func testWorkerValuesFollowTheSeed() async throws {
+        var a = SplitMix64(seed: 7), b = SplitMix64(seed: 7)
+        XCTAssertEqual((0..<5).map { _ in a.next() }, (0..<5).map { _ in b.next() })
+    }
+}
