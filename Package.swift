@@ -19,12 +19,14 @@ let package = Package(
         .systemLibrary(name: "CRaft", path: "Sources/CRaft", pkgConfig: "raft", providers: [.apt(["libraft-dev"])]),
         .systemLibrary(name: "CUV", path: "Sources/CUV", pkgConfig: "libuv", providers: [.apt(["libuv1-dev"])]),
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        // epoll and eventfd for the client's event loop (headers of libc; nothing to link).
+        .systemLibrary(name: "CLinuxEvents", path: "Sources/CLinuxEvents"),
         .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
 
         // Protocol v1 codecs: pure values, no I/O.
         .target(name: "DqliteWire"),
         // Async client: dial, leader discovery, retry, statements, rows, transactions, admin.
-        .target(name: "DqliteClient", dependencies: ["DqliteWire"]),
+        .target(name: "DqliteClient", dependencies: ["DqliteWire", "CLinuxEvents"]),
         // The logic of the `dqlite` shell and of `dqlite-bench`; the executables only parse flags.
         .target(name: "DqliteShell", dependencies: ["DqliteClient"]),
         .target(name: "DqliteBench", dependencies: ["DqliteClient"]),

@@ -2,12 +2,16 @@
 """Compare our dqlite-bench with Debian's go-dqlite dqlite-benchmark, in the same run, on 3-node real dqlite
 clusters on loopback.
 
-For each worker count: (1) go's dqlite-benchmark drives its own 3-node cluster (driver on node 1), as its
-help text shows; (2) a fresh 3-node cluster of the same dqlite-benchmark binary serves, and our dqlite-bench
-drives it over the wire. Both clusters are real dqlite 1.11 with the same settings. Prints ops/s, latency
-percentiles, errors by class and our client's CPU time per operation, plus our/go throughput ratios.
+For each worker count, three runs on fresh clusters (all real dqlite 1.11, same binary, same settings):
+  go-leader    go's dqlite-benchmark with its driver on node 1, which bootstraps and leads: its client lives
+               inside the leader's process (the first setup of its help text);
+  go-follower  the same with the driver on node 3, a follower: its client reaches the leader over TCP, as
+               every external client does (the second setup of its help text);
+  swift        our dqlite-bench, a separate process, driving a 3-node cluster of dqlite-benchmark nodes.
+Prints ops/s, latency percentiles, errors by class and our client's CPU time per operation, with the medians
+over --repeat rounds, plus our/go throughput ratios.
 
-usage: harness/bench_compare.py [--duration 15] [--workers 1,8] [--workload kvwrite] [--bench PATH]
+usage: harness/bench_compare.py [--duration 15] [--workers 1,8] [--workload kvwrite] [--repeat 1] [--bench PATH]
 Everything it starts is stopped by pid, and its temp dirs are removed, also on failure or Ctrl-C.
 """
 import argparse, glob, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
@@ -25,8 +29,8 @@ def free_port():
 class Nodes:
     """Three dqlite-benchmark processes; node 1 bootstraps, the others join it."""
 
-    def __init__(self, root, name, driver_args=None):
-        """driver_args: extra flags that make node 1 the benchmark driver (it gets --cluster too)."""
+    def __init__(self, root, name, driver_args=None, driver_node=0):
+        """driver_args: extra flags that make node `driver_node` the benchmark driver (it gets --cluster too)."""
         self.root = os.path.join(root, name)
         self.addresses = [f"127.0.0.1:{free_port()}" for _ in range(3)]
         self.procs = []
@@ -36,7 +40,9 @@ class Nodes:
             args = [GO_BENCH, "--db", addr, "--dir", d]
             if i > 0:
                 args += ["--join", self.addresses[0]]
-            if i == 0 and driver_args:
+            if i > 0:
+                time.sleep(0.3)  # node 1 must be up before others join it
+            if i == driver_node and driver_args:
                 args += ["--driver", "--cluster", ",".join(self.addresses)] + driver_args
             log = open(os.path.join(self.root, f"node{i + 1}.log"), "w")
             self.procs.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
@@ -79,15 +85,16 @@ def percentile(sorted_ms, p):
     return sorted_ms[i]
 
 
-def run_go(root, workers, duration, workload):
-    n = Nodes(root, f"go-{workload}-{workers}", ["--workers", str(workers), "--duration", str(duration), "--workload", workload])
+def run_go(root, workers, duration, workload, driver_node, tag):
+    n = Nodes(root, f"go-{tag}-{workload}-{workers}-{time.time_ns()}",
+              ["--workers", str(workers), "--duration", str(duration), "--workload", workload], driver_node)
     try:
-        if n.procs[0].wait(timeout=duration + 180) != 0:
-            raise RuntimeError(f"dqlite-benchmark driver failed; see {n.root}/node1.log")
+        if n.procs[driver_node].wait(timeout=duration + 180) != 0:
+            raise RuntimeError(f"dqlite-benchmark driver failed; see {n.root}/node{driver_node + 1}.log")
     finally:
         n.stop()
     ok, errs, lat = 0, [], []
-    for f in glob.glob(os.path.join(n.root, "node1", "*", "results", "*-exec-*")):
+    for f in glob.glob(os.path.join(n.root, f"node{driver_node + 1}", "*", "results", "*-exec-*")):
         if "-exec-" not in f and workload == "kvwrite":
             continue
         section = None
@@ -110,7 +117,7 @@ def run_go(root, workers, duration, workload):
 
 
 def run_ours(root, bench, workers, duration, workload):
-    n = Nodes(root, f"swift-{workload}-{workers}")
+    n = Nodes(root, f"swift-{workload}-{workers}-{time.time_ns()}")
     try:
         n.wait_voters()
         results = os.path.join(n.root, "results.json")
@@ -138,30 +145,50 @@ def main():
     ap.add_argument("--workload", default="kvwrite", choices=["kvwrite", "kvreadwrite"])
     ap.add_argument("--bench", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release", "dqlite-bench"))
     ap.add_argument("--json", help="also write all figures to this file")
+    ap.add_argument("--repeat", type=int, default=1, help="rounds per cell; the medians are reported")
     a = ap.parse_args()
     for exe in (GO_BENCH, GO_SHELL, a.bench):
         if not os.access(exe, os.X_OK):
             sys.exit(f"{exe} not found: run harness/bootstrap.sh and swift build -c release")
     root = tempfile.mkdtemp(prefix="dqlite-bench-compare-")
-    rows = []
+    configs = [("go dqlite-benchmark, driver in leader", lambda w: run_go(root, w, a.duration, a.workload, 0, "leader")),
+               ("go dqlite-benchmark, driver on follower", lambda w: run_go(root, w, a.duration, a.workload, 2, "follower")),
+               ("swift dqlite-bench", lambda w: run_ours(root, a.bench, w, a.duration, a.workload))]
+    results = {}
     try:
         for w in [int(x) for x in a.workers.split(",")]:
-            go = run_go(root, w, a.duration, a.workload)
-            ours = run_ours(root, a.bench, w, a.duration, a.workload)
-            rows.append((w, go, ours))
+            for r in range(a.repeat):
+                for name, run in configs:  # interleaved, so drift of the machine hits every client alike
+                    results.setdefault((w, name), []).append(run(w))
     finally:
         shutil.rmtree(root, ignore_errors=True)
-    print(f"\n{a.workload}, {a.duration} s per run, 3-node real dqlite (go-dqlite 1.11.5 / libdqlite 1.11.1) on loopback")
-    print(f"{'workers':>7} {'client':<24} {'ops/s':>9} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8} {'locked':>8} {'not ldr':>8} {'other':>6} {'CPU us/op':>9}")
-    for w, go, ours in rows:
-        for name, r in (("go dqlite-benchmark", go), ("swift dqlite-bench", ours)):
-            cpu = f"{r['cpu_us_per_op']:.1f}" if r["cpu_us_per_op"] is not None else "-"
-            print(f"{w:>7} {name:<24} {r['ops_per_s']:>9.1f} {r['p50_ms']:>8.2f} {r['p90_ms']:>8.2f} {r['p99_ms']:>8.2f} "
-                  f"{r['max_ms']:>8.1f} {r['errors']['locked/busy']:>8} {r['errors']['not leader']:>8} {r['errors']['other']:>6} {cpu:>9}")
-        ratio = ours["ops_per_s"] / go["ops_per_s"] if go["ops_per_s"] else float("inf")
-        print(f"{w:>7} {'ratio swift/go':<24} {ratio:>9.2f}")
+
+    def median(runs, key):
+        vals = sorted(x[key] for x in runs)
+        return vals[len(vals) // 2]
+
+    def med_errors(runs, cls):
+        return sorted(x["errors"][cls] for x in runs)[len(runs) // 2]
+
+    print(f"\n{a.workload}, {a.duration} s per run, median of {a.repeat}, 3-node real dqlite (go-dqlite 1.11.5 / libdqlite 1.11.1) on loopback")
+    print(f"{'workers':>7} {'client':<40} {'ops/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'locked':>7} {'notldr':>6} {'other':>5} {'CPU us/op':>9}")
+    summary = []
+    for w in sorted({k[0] for k in results}):
+        ops = {}
+        for name, _ in configs:
+            runs = results[(w, name)]
+            ops[name] = median(runs, "ops_per_s")
+            cpu = f"{median(runs, 'cpu_us_per_op'):.1f}" if runs[0]["cpu_us_per_op"] is not None else "-"
+            print(f"{w:>7} {name:<40} {ops[name]:>8.1f} {median(runs, 'p50_ms'):>7.2f} {median(runs, 'p90_ms'):>7.2f} "
+                  f"{median(runs, 'p99_ms'):>7.2f} {median(runs, 'max_ms'):>7.1f} {med_errors(runs, 'locked/busy'):>7} "
+                  f"{med_errors(runs, 'not leader'):>6} {med_errors(runs, 'other'):>5} {cpu:>9}")
+        swift = ops["swift dqlite-bench"]
+        for name, _ in configs[:2]:
+            ratio = swift / ops[name] if ops[name] else float("inf")
+            print(f"{w:>7} {'ratio swift / ' + name[20:]:<40} {ratio:>8.2f}")
+        summary.append({"workers": w, "runs": {name: results[(w, name)] for name, _ in configs}})
     if a.json:
-        json.dump([{"workers": w, "go": go, "swift": ours} for w, go, ours in rows], open(a.json, "w"), indent=1)
+        json.dump(summary, open(a.json, "w"), indent=1)
 
 
 if __name__ == "__main__":

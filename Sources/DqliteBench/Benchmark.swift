@@ -25,7 +25,9 @@ public enum Benchmark {
         let deadline = start + options.duration
         let reports = await withTaskGroup(of: (QueryReport, QueryReport).self) { group in
             for (i, connection) in connections.enumerated() {
-                group.addTask {
+                // Workers run on the client's event loop thread: a reply then resumes its worker on the
+                // thread that saw it arrive, with no hop through the global pool.
+                group.addTask(executorPreference: EventLoop.shared) {
                     var worker = Worker(options: options, connection: connection, seed: options.seed &+ UInt64(i))
                     await worker.run(until: deadline)
                     return (worker.exec, worker.query)

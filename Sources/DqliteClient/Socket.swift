@@ -1,49 +1,44 @@
 #if canImport(Glibc)
 import Glibc
+import CLinuxEvents
 #elseif canImport(Darwin)
 import Darwin
 #endif
 
-/// A blocking stream socket with deadlines (poll before every read and write), and a read buffer so that a
-/// frame usually costs one `recv`. Not thread-safe: `WireConnection` confines it to one serial queue.
+/// A non-blocking stream socket whose waits go through an `EventLoop`, with deadlines, and a read buffer so
+/// that a frame usually costs one `recv`. Not thread-safe: `WireConnection` lets one task use it at a time.
 final class Socket {
     let fd: Int32
+    let loop: EventLoop
     private var buffer: [UInt8]
     private var start = 0
     private var end = 0
 
-    private init(fd: Int32) {
+    private init(fd: Int32, loop: EventLoop) {
         self.fd = fd
+        self.loop = loop
         buffer = [UInt8](repeating: 0, count: 64 * 1024)
     }
 
     deinit { close(fd) }
 
     /// Connects to `address` before `deadline`; every resolved address is tried in turn.
-    static func connect(to address: NodeAddress, deadline: ContinuousClock.Instant) throws(SocketError) -> Socket {
+    static func connect(to address: NodeAddress, deadline: ContinuousClock.Instant, loop: EventLoop) async throws(SocketError) -> Socket {
         switch address {
         case let .tcp(host, port):
-            var hints = addrinfo()
-            hints.ai_family = AF_UNSPEC
-            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-            hints.ai_flags = AI_NUMERICSERV
-            var list: UnsafeMutablePointer<addrinfo>?
-            let rc = getaddrinfo(host, String(port), &hints, &list)
-            guard rc == 0, let list else { throw .resolve(String(cString: gai_strerror(rc))) }
-            defer { freeaddrinfo(list) }
             var lastError = SocketError.resolve("no address for \(host)")
-            var entry: UnsafeMutablePointer<addrinfo>? = list
-            while let ai = entry {
+            for (family, storage, length) in try resolve(host: host, port: port) {
+                let started = withUnsafeBytes(of: storage) { raw in
+                    startConnect(family: family, address: raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), length: length)
+                }
                 do {
-                    let s = try connect(family: ai.pointee.ai_family, address: ai.pointee.ai_addr,
-                                        length: ai.pointee.ai_addrlen, deadline: deadline)
+                    let s = try await finishConnect(started, deadline: deadline, loop: loop)
                     var one: Int32 = 1
                     setsockopt(s.fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
                     return s
                 } catch {
                     lastError = error
                 }
-                entry = ai.pointee.ai_next
             }
             throw lastError
         case .unix(let path):
@@ -51,28 +46,60 @@ final class Socket {
             sun.sun_family = sa_family_t(AF_UNIX)
             var bytes = Array(path.utf8)
             if bytes.first == UInt8(ascii: "@") { bytes[0] = 0 }  // abstract namespace
-            let capacity = MemoryLayout.size(ofValue: sun.sun_path)
-            guard bytes.count < capacity else { throw .resolve("unix socket path too long") }
+            guard bytes.count < MemoryLayout.size(ofValue: sun.sun_path) else { throw .resolve("unix socket path too long") }
             withUnsafeMutableBytes(of: &sun.sun_path) { dst in
                 for (i, b) in bytes.enumerated() { dst[i] = b }
             }
             let length = socklen_t(MemoryLayout<sa_family_t>.size + bytes.count + (bytes.first == 0 ? 0 : 1))
-            return try withUnsafePointer(to: &sun) { p throws(SocketError) in
-                try p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa throws(SocketError) in
-                    try connect(family: AF_UNIX, address: sa, length: length, deadline: deadline)
-                }
+            let started = withUnsafePointer(to: &sun) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { startConnect(family: AF_UNIX, address: $0, length: length) }
             }
+            return try await finishConnect(started, deadline: deadline, loop: loop)
         }
     }
 
-    private static func connect(family: Int32, address: UnsafePointer<sockaddr>, length: socklen_t,
-                                deadline: ContinuousClock.Instant) throws(SocketError) -> Socket {
+    /// The addresses of `host` (numeric hosts resolve without any lookup).
+    private static func resolve(host: String, port: UInt16) throws(SocketError) -> [(Int32, sockaddr_storage, socklen_t)] {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_flags = AI_NUMERICSERV
+        var list: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(host, String(port), &hints, &list)
+        guard rc == 0, let list else { throw .resolve(String(cString: gai_strerror(rc))) }
+        defer { freeaddrinfo(list) }
+        var out: [(Int32, sockaddr_storage, socklen_t)] = []
+        var entry: UnsafeMutablePointer<addrinfo>? = list
+        while let ai = entry {
+            var storage = sockaddr_storage()
+            withUnsafeMutableBytes(of: &storage) { dst in
+                dst.copyMemory(from: UnsafeRawBufferPointer(start: ai.pointee.ai_addr, count: Int(ai.pointee.ai_addrlen)))
+            }
+            out.append((ai.pointee.ai_family, storage, ai.pointee.ai_addrlen))
+            entry = ai.pointee.ai_next
+        }
+        return out
+    }
+
+    /// Creates a non-blocking socket and starts connecting: the fd and whether the connect is still in progress.
+    private static func startConnect(family: Int32, address: UnsafePointer<sockaddr>, length: socklen_t) -> Result<(Int32, Bool), SocketError> {
         let fd = socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        guard fd >= 0 else { throw .system("socket", errno) }
-        let s = Socket(fd: fd)
-        if Glibc.connect(fd, address, length) != 0 {
-            guard errno == EINPROGRESS else { throw .system("connect", errno) }
-            try s.wait(for: Int16(POLLOUT), deadline: deadline)
+        guard fd >= 0 else { return .failure(.system("socket", errno)) }
+        if Glibc.connect(fd, address, length) == 0 { return .success((fd, false)) }
+        let e = errno
+        guard e == EINPROGRESS else {
+            close(fd)
+            return .failure(.system("connect", e))
+        }
+        return .success((fd, true))
+    }
+
+    private static func finishConnect(_ started: Result<(Int32, Bool), SocketError>, deadline: ContinuousClock.Instant,
+                                      loop: EventLoop) async throws(SocketError) -> Socket {
+        let (fd, inProgress) = try started.get()
+        let s = Socket(fd: fd, loop: loop)
+        if inProgress {
+            try await loop.wait(fd: fd, for: EPOLLOUT.rawValue, deadline: deadline)
             var err: Int32 = 0
             var len = socklen_t(MemoryLayout<Int32>.size)
             getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len)
@@ -81,28 +108,15 @@ final class Socket {
         return s
     }
 
-    /// Waits until the socket is ready for `events` or the deadline passes.
-    private func wait(for events: Int16, deadline: ContinuousClock.Instant) throws(SocketError) {
-        while true {
-            let left = deadline - ContinuousClock.now
-            if left <= .zero { throw .timeout }
-            let ms = Int32(clamping: left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1)
-            var pfd = pollfd(fd: fd, events: events, revents: 0)
-            let rc = poll(&pfd, 1, ms)
-            if rc > 0 { return }
-            if rc < 0 && errno != EINTR { throw .system("poll", errno) }
-        }
-    }
-
     /// Writes every byte or throws.
-    func send(_ bytes: [UInt8], deadline: ContinuousClock.Instant) throws(SocketError) {
+    func send(_ bytes: [UInt8], deadline: ContinuousClock.Instant) async throws(SocketError) {
         var sent = 0
         while sent < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
             if n > 0 {
                 sent += n
             } else if n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) {
-                try wait(for: Int16(POLLOUT), deadline: deadline)
+                try await loop.wait(fd: fd, for: EPOLLOUT.rawValue, deadline: deadline)
             } else if n < 0 && errno == EINTR {
                 continue
             } else {
@@ -111,14 +125,20 @@ final class Socket {
         }
     }
 
-    /// Reads exactly `count` bytes, from the buffer first.
-    func receive(exactly count: Int, deadline: ContinuousClock.Instant) throws(SocketError) -> [UInt8] {
+    /// Reads exactly `count` bytes, from the buffer first. `replyDue` says a request was just sent: its reply
+    /// cannot be there yet, so the socket is awaited before the first `recv` rather than after a failed one.
+    func receive(exactly count: Int, deadline: ContinuousClock.Instant, replyDue: Bool = false) async throws(SocketError) -> [UInt8] {
+        if end - start >= count {
+            defer { start += count }
+            return Array(buffer[start..<(start + count)])
+        }
         var out = [UInt8]()
         out.reserveCapacity(count)
+        var waitFirst = replyDue
         while out.count < count {
             if start == end {
-                // Large remainders go straight into the result; small ones refill the buffer.
-                try fill(deadline: deadline)
+                try await fill(deadline: deadline, waitFirst: waitFirst)
+                waitFirst = false
             }
             let take = min(count - out.count, end - start)
             out.append(contentsOf: buffer[start..<(start + take)])
@@ -127,9 +147,10 @@ final class Socket {
         return out
     }
 
-    private func fill(deadline: ContinuousClock.Instant) throws(SocketError) {
+    private func fill(deadline: ContinuousClock.Instant, waitFirst: Bool) async throws(SocketError) {
         start = 0
         end = 0
+        if waitFirst { try await loop.wait(fd: fd, for: EPOLLIN.rawValue, deadline: deadline) }
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
             if n > 0 {
@@ -138,7 +159,7 @@ final class Socket {
             }
             if n == 0 { throw .closedByPeer }
             if errno == EAGAIN || errno == EWOULDBLOCK {
-                try wait(for: Int16(POLLIN), deadline: deadline)
+                try await loop.wait(fd: fd, for: EPOLLIN.rawValue, deadline: deadline)
             } else if errno != EINTR {
                 throw .system("recv", errno)
             }
@@ -156,7 +177,7 @@ final class Socket {
         return recv(fd, &byte, 1, Int32(MSG_PEEK)) == 0
     }
 
-    /// Wakes any thread blocked on this socket; the descriptor is closed later, by deinit.
+    /// Wakes any task waiting on this socket (epoll reports the hang-up); the descriptor is closed by deinit.
     func shutdownBoth() { shutdown(fd, Int32(SHUT_RDWR)) }
 }
 

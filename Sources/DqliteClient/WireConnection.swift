@@ -1,106 +1,93 @@
-import Dispatch
+import Synchronization
 import DqliteWire
 
-/// One handshaken protocol v1 connection to one node. Blocking socket work runs on the connection's own
-/// serial queue, never on Swift's cooperative pool; each `call` writes a request and reads its reply in one
-/// step on that queue, so concurrent callers cannot interleave on the wire.
+/// One handshaken protocol v1 connection to one node. Its socket is non-blocking and waits through an
+/// `EventLoop`, so no thread ever blocks on it. Each `call` writes a request and reads its reply while holding
+/// the connection's lock, so concurrent callers cannot interleave on the wire.
 public final class WireConnection: @unchecked Sendable {
-    // @unchecked: `socket` and `broken` are only touched on `queue`, which serialises all access.
+    // @unchecked: `socket`'s buffer and `broken` are only touched while `exclusive` is held; `closed` is atomic.
     public let address: String
     public let maxMessageBytes: UInt64
-    private let queue: DispatchQueue
-    private var socket: Socket?
+    private let socket: Socket
+    private let exclusive = AsyncLock()
     private var broken: DqliteError?
+    private let closed = Atomic<Bool>(false)
 
     private init(address: String, socket: Socket, maxMessageBytes: UInt64) {
         self.address = address
         self.socket = socket
         self.maxMessageBytes = maxMessageBytes
-        queue = DispatchQueue(label: "dqlite.wire.\(address)")
     }
 
-    deinit { socket?.shutdownBoth() }
+    deinit { socket.shutdownBoth() }
 
     /// Connects and sends the protocol version word (v1; the server answers nothing).
-    public static func dial(_ address: String, timeout: Duration,
-                            maxMessageBytes: UInt64 = WireLimits.defaultMaxMessageBytes) async throws(DqliteError) -> WireConnection {
+    public static func dial(_ address: String, timeout: Duration, maxMessageBytes: UInt64 = WireLimits.defaultMaxMessageBytes,
+                            loop: EventLoop = .shared) async throws(DqliteError) -> WireConnection {
         let target = try NodeAddress(parsing: address)
-        let result: Result<WireConnection, DqliteError> = await withCheckedContinuation { c in
-            DispatchQueue.global().async {
-                let deadline = ContinuousClock.now + timeout
-                do {
-                    let s = try Socket.connect(to: target, deadline: deadline)
-                    try s.send(ProtocolVersion.v1.encoded, deadline: deadline)
-                    c.resume(returning: .success(WireConnection(address: address, socket: s, maxMessageBytes: maxMessageBytes)))
-                } catch {
-                    c.resume(returning: .failure(.dialFailed(address: address, reason: "\(error)")))
-                }
-            }
+        let deadline = ContinuousClock.now + timeout
+        do {
+            let s = try await Socket.connect(to: target, deadline: deadline, loop: loop)
+            try await s.send(ProtocolVersion.v1.encoded, deadline: deadline)
+            return WireConnection(address: address, socket: s, maxMessageBytes: maxMessageBytes)
+        } catch {
+            throw .dialFailed(address: address, reason: "\(error)")
         }
-        return try result.get()
     }
 
     /// Sends `request` and reads one reply. A FAILURE reply is returned, not thrown, so callers decide.
     public func call(_ request: Request, timeout: Duration, context: ResponseContext = ResponseContext()) async throws(DqliteError) -> Response {
-        let bytes: [UInt8]
-        do { bytes = try request.encoded() } catch { throw .misuse("cannot encode request: \(error)") }
-        return try await onQueue { deadline throws(DqliteError) in
-            try self.sendLocked(bytes, deadline: deadline)
-            return try self.receiveLocked(deadline: deadline, context: context)
-        }(timeout)
+        let bytes = try Self.encode(request)
+        await exclusive.lock()
+        defer { exclusive.unlock() }
+        let deadline = ContinuousClock.now + timeout
+        try await sendLocked(bytes, deadline: deadline)
+        return try await receiveLocked(deadline: deadline, context: context, replyDue: true)
     }
 
-    /// Sends a request without reading its reply (for INTERRUPT while a result is streaming).
+    /// Sends a request without reading its reply (INTERRUPT while a result is streaming).
     public func send(_ request: Request, timeout: Duration) async throws(DqliteError) {
-        let bytes: [UInt8]
-        do { bytes = try request.encoded() } catch { throw .misuse("cannot encode request: \(error)") }
-        try await onQueue { deadline throws(DqliteError) in try self.sendLocked(bytes, deadline: deadline) }(timeout)
+        let bytes = try Self.encode(request)
+        await exclusive.lock()
+        defer { exclusive.unlock() }
+        try await sendLocked(bytes, deadline: ContinuousClock.now + timeout)
     }
 
     /// Reads the next message (the next ROWS batch of a streaming result).
     public func receive(timeout: Duration, context: ResponseContext = ResponseContext()) async throws(DqliteError) -> Response {
-        try await onQueue { deadline throws(DqliteError) in try self.receiveLocked(deadline: deadline, context: context) }(timeout)
+        await exclusive.lock()
+        defer { exclusive.unlock() }
+        return try await receiveLocked(deadline: ContinuousClock.now + timeout, context: context, replyDue: false)
     }
 
-    /// Closes the socket; pending and later calls fail with `connectionLost`.
+    /// Closes the connection: a call in progress fails at once, later calls fail without sending.
     public func close() {
-        queue.async {
-            self.socket?.shutdownBoth()
-            self.socket = nil
-            if self.broken == nil { self.broken = .connectionLost(address: self.address, requestSent: false, reason: "closed") }
-        }
+        closed.store(true, ordering: .releasing)
+        socket.shutdownBoth()
     }
 
-    /// Whether the connection is known to be unusable.
-    public var isBroken: Bool { queue.sync { broken != nil } }
-
-    private func onQueue<T: Sendable>(_ body: @escaping @Sendable (ContinuousClock.Instant) throws(DqliteError) -> T) -> @Sendable (Duration) async throws(DqliteError) -> T {
-        { timeout throws(DqliteError) in
-            let result: Result<T, DqliteError> = await withCheckedContinuation { c in
-                self.queue.async {
-                    let deadline = ContinuousClock.now + timeout
-                    do throws(DqliteError) { c.resume(returning: .success(try body(deadline))) } catch { c.resume(returning: .failure(error)) }
-                }
-            }
-            return try result.get()
-        }
+    private static func encode(_ request: Request) throws(DqliteError) -> [UInt8] {
+        do { return try request.encoded() } catch { throw .misuse("cannot encode request: \(error)") }
     }
 
     private func fail(_ error: DqliteError) -> DqliteError {
         broken = error
-        socket?.shutdownBoth()
-        socket = nil
+        socket.shutdownBoth()
         return error
     }
 
-    private func sendLocked(_ bytes: [UInt8], deadline: ContinuousClock.Instant) throws(DqliteError) {
+    private func checkUsable() throws(DqliteError) {
+        if closed.load(ordering: .acquiring) { throw .connectionLost(address: address, requestSent: false, reason: "closed") }
         if let broken { throw Self.unsent(broken) }
-        guard let socket else { throw .connectionLost(address: address, requestSent: false, reason: "closed") }
+    }
+
+    private func sendLocked(_ bytes: [UInt8], deadline: ContinuousClock.Instant) async throws(DqliteError) {
+        try checkUsable()
         if socket.peerHasClosed() {
             throw fail(.connectionLost(address: address, requestSent: false, reason: "closed by the server while idle"))
         }
         do {
-            try socket.send(bytes, deadline: deadline)
+            try await socket.send(bytes, deadline: deadline)
         } catch .timeout {
             throw fail(.timeout(address: address, requestSent: true))
         } catch {
@@ -108,21 +95,21 @@ public final class WireConnection: @unchecked Sendable {
         }
     }
 
-    private func receiveLocked(deadline: ContinuousClock.Instant, context: ResponseContext) throws(DqliteError) -> Response {
-        if let broken { throw Self.unsent(broken) }
-        guard let socket else { throw .connectionLost(address: address, requestSent: false, reason: "closed") }
+    private func receiveLocked(deadline: ContinuousClock.Instant, context: ResponseContext, replyDue: Bool) async throws(DqliteError) -> Response {
+        try checkUsable()
         let header: MessageHeader
         let body: [UInt8]
         do {
-            header = try MessageHeader.decode(try socket.receive(exactly: MessageHeader.size, deadline: deadline),
+            header = try MessageHeader.decode(try await socket.receive(exactly: MessageHeader.size, deadline: deadline, replyDue: replyDue),
                                               maxBodyBytes: maxMessageBytes)
-            body = try socket.receive(exactly: header.bodyBytes, deadline: deadline)
+            body = try await socket.receive(exactly: header.bodyBytes, deadline: deadline)
         } catch let error as WireError {
             throw fail(.protocolError(address: address, reason: "\(error)"))
         } catch SocketError.timeout {
             throw fail(.timeout(address: address, requestSent: true))
         } catch {
-            throw fail(.connectionLost(address: address, requestSent: true, reason: "\(error)"))
+            let reason = closed.load(ordering: .acquiring) ? "closed" : "\(error)"
+            throw fail(.connectionLost(address: address, requestSent: true, reason: reason))
         }
         do {
             return try Response.decode(header: header, body: body, context: context)
