@@ -68,23 +68,20 @@ public struct MessageHeader: Sendable, Hashable {
 /// Builds one framed message: a header whose word count is patched in after the body is written.
 public struct MessageBuilder {
     public var writer: WireWriter
-    private let headerOffset: Int
 
     public init(type: UInt8, schema: UInt8, capacity: Int = 64) {
         writer = WireWriter(capacity: capacity)
-        headerOffset = 0
         MessageHeader(words: 0, type: type, schema: schema).encode(into: &writer)
     }
 
     /// Patches the word count and returns the bytes. The body is padded to a word and is never empty, since a
     /// C server never dispatches a zero-word message.
     public consuming func finish() throws(WireError) -> WireWriter {
-        let bodyStart = headerOffset + MessageHeader.size
-        writer.padTo8(from: bodyStart)
-        if writer.count == bodyStart { writer.uint64(0) }
-        let words = (writer.count - bodyStart) / 8
+        writer.padTo8(from: MessageHeader.size)
+        if writer.count == MessageHeader.size { writer.uint64(0) }
+        let words = (writer.count - MessageHeader.size) / 8
         guard words <= Int(UInt32.max) else { throw .unencodable("message body of \(words) words") }
-        writer.patchUInt32(UInt32(words), at: headerOffset)
+        writer.patchUInt32(UInt32(words), at: 0)
         return writer
     }
 }

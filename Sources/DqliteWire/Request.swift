@@ -67,9 +67,28 @@ public enum Request: Sendable, Hashable {
         }
     }
 
+    /// Roughly the encoded size, so that encoding allocates once.
+    private var estimatedSize: Int {
+        func size(_ params: [Value]) -> Int {
+            params.reduce(16) { total, v in
+                switch v {
+                case .text(let t), .iso8601(let t): total + t.utf8.count + 17
+                case .blob(let b): total + b.count + 17
+                default: total + 9
+                }
+            }
+        }
+        switch self {
+        case let .exec(_, _, p), let .query(_, _, p): return 32 + size(p)
+        case let .execSQL(_, sql, p), let .querySQL(_, sql, p): return 32 + sql.utf8.count + size(p)
+        case let .prepare(_, sql, _): return 32 + sql.utf8.count
+        default: return 64
+        }
+    }
+
     /// The whole framed message: header and body.
     public func encoded() throws(WireError) -> [UInt8] {
-        var m = MessageBuilder(type: type.rawValue, schema: schema, capacity: 64)
+        var m = MessageBuilder(type: type.rawValue, schema: schema, capacity: estimatedSize)
         try encodeBody(into: &m.writer)
         return try m.finish().bytes
     }

@@ -27,7 +27,7 @@ public actor DemoCluster {
     }
 
     /// Starts `count` nodes (the first bootstraps, the others join it) and waits until the leader lists them
-    /// all as voters.
+    /// all, three of them (or all, when fewer) as voters.
     public static func start(nodes count: Int = 3, readyTimeout: Duration = .seconds(90)) async throws -> DemoCluster {
         let executable = ProcessInfo.processInfo.environment["DQLITE_DEMO"] ?? "/usr/bin/dqlite-demo"
         guard FileManager.default.isExecutableFile(atPath: executable) else { throw LocalClusterError.missingExecutable(executable) }
@@ -116,10 +116,11 @@ public actor DemoCluster {
                 throw LocalClusterError.notReady("node \(i + 1) exited (\(p.terminationStatus)); see \(root)/node\(i + 1).log")
             }
             do {
+                // go-dqlite's app keeps three voters; further nodes become stand-bys or spares.
                 let members = try await DqliteClient(addresses: addresses, config: config).cluster()
-                let voters = Set(members.filter { $0.knownRole == .voter }.map(\.address))
-                if voters == Set(addresses) { return }
-                last = "voters: \(voters.sorted())"
+                let voters = members.filter { $0.knownRole == .voter }.map(\.address)
+                if Set(members.map(\.address)) == Set(addresses) && voters.count == min(addresses.count, 3) { return }
+                last = "members: \(members.map { "\($0.address) \($0.knownRole?.description ?? "?")" })"
             } catch {
                 last = "\(error)"
             }

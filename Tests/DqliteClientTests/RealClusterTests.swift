@@ -81,6 +81,13 @@ final class RealClusterTests: XCTestCase {
             XCTAssertEqual(next?.first, .integer(Int64(k)))
         }
         try await rows.close()
+        // Prepared queries stream the same way; a finalized statement is prepared again if used again.
+        let lookup = try await db.prepare("SELECT v FROM big WHERE k = ?")
+        let found = try await lookup.query([.integer(5)]).collect()
+        XCTAssertEqual(found, [[.text(String(repeating: "v", count: 100))]])
+        try await lookup.finalize()
+        let again = try await lookup.query([.integer(6)]).collect()
+        XCTAssertEqual(again.count, 1)
         // The stream is gone: rows already buffered may still be read, but the result never looks complete.
         do {
             var read = 10
@@ -153,6 +160,19 @@ final class RealClusterTests: XCTestCase {
         XCTAssertNotEqual(before, after)
         let got4 = try await db.queryAll("SELECT a FROM d").rows
         XCTAssertEqual(got4, [[.integer(1)]])
+    }
+
+    func testAssignMovesAFourthNodeBetweenRoles() async throws {
+        let cluster = try await DemoCluster.start(nodes: 4)
+        addTeardownBlock { await cluster.stop() }
+        let client = try DqliteClient(addresses: cluster.addresses, config: fastConfig())
+        let members = try await client.cluster()
+        let extra = try XCTUnwrap(members.first { $0.knownRole != .voter })
+        for role in [NodeRole.spare, .standBy, .spare] {
+            try await client.withLeader { c throws(DqliteError) in try await c.assign(id: extra.id, role: role) }
+            let now = try await client.cluster().first { $0.id == extra.id }
+            XCTAssertEqual(now?.knownRole, role)
+        }
     }
 
     func testSurvivesSigkillOfTheLeader() async throws {
