@@ -16,6 +16,9 @@ public struct BenchOptions: Sendable {
     public var valueSize = 1024
     /// Seed of the key and value generator (worker i uses seed + i).
     public var seed: UInt64 = 1
+    /// Prepare each statement once per worker (PREPARE + EXEC/QUERY) instead of sending the SQL with every
+    /// request (EXEC_SQL/QUERY_SQL, what go-dqlite's benchmark does through database/sql).
+    public var prepared = false
 
     public init(cluster: [String]) { self.cluster = cluster }
 

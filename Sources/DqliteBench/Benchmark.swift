@@ -29,6 +29,7 @@ public enum Benchmark {
                 // thread that saw it arrive, with no hop through the global pool.
                 group.addTask(executorPreference: EventLoop.shared) {
                     var worker = Worker(options: options, connection: connection, seed: options.seed &+ UInt64(i))
+                    await worker.prepare()
                     await worker.run(until: deadline)
                     return (worker.exec, worker.query)
                 }
@@ -62,11 +63,20 @@ struct Worker {
     var keys: [String] = []
     var exec = QueryReport()
     var query = QueryReport()
+    var writeStatement: Statement?
+    var readStatement: Statement?
 
     init(options: BenchOptions, connection: Connection, seed: UInt64) {
         self.options = options
         self.connection = connection
         rng = SplitMix64(seed: seed)
+    }
+
+    /// With `--prepared`, prepares the two statements (a failure leaves the SQL path in place).
+    mutating func prepare() async {
+        guard options.prepared else { return }
+        writeStatement = try? await connection.prepare(BenchOptions.writeSQL)
+        readStatement = try? await connection.prepare(BenchOptions.readSQL)
     }
 
     mutating func run(until deadline: ContinuousClock.Instant) async {
@@ -76,8 +86,12 @@ struct Worker {
                 let key = keys[Int(rng.next() % UInt64(keys.count))]
                 let t0 = ContinuousClock.now
                 do {
-                    let rows = try await connection.queryAll(BenchOptions.readSQL, [.text(key)])
-                    guard rows.rows.count == 1 else { throw DqliteError.misuse("key \(key) not found") }
+                    let rows = if let readStatement {
+                        try await readStatement.query([.text(key)]).collect()
+                    } else {
+                        try await connection.queryAll(BenchOptions.readSQL, [.text(key)]).rows
+                    }
+                    guard rows.count == 1 else { throw DqliteError.misuse("key \(key) not found") }
                     query.latencies.record(ContinuousClock.now - t0)
                 } catch {
                     query.errors[(error as? DqliteError)?.kind ?? .usage, default: 0] += 1
@@ -87,7 +101,11 @@ struct Worker {
                 let value = randomValue(options.valueSize)
                 let t0 = ContinuousClock.now
                 do {
-                    try await connection.exec(BenchOptions.writeSQL, [.text(key), .text(value)])
+                    if let writeStatement {
+                        try await writeStatement.exec([.text(key), .text(value)])
+                    } else {
+                        try await connection.exec(BenchOptions.writeSQL, [.text(key), .text(value)])
+                    }
                     exec.latencies.record(ContinuousClock.now - t0)
                     if options.workload == .kvreadwrite { keys.append(key) }
                 } catch {

@@ -21,7 +21,8 @@ public actor Connection {
     /// Bumped on every reconnect; prepared statement ids from older generations are stale.
     private var generation = 0
     private var inTransaction = false
-    private var cursor: (id: UInt64, finished: Bool)?
+    /// The result still streaming on this connection, if any.
+    private var cursor: UInt64?
     private var nextCursorID: UInt64 = 1
     private var prepared: [Int: (generation: Int, id: UInt32)] = [:]
     private var nextStatementToken = 1
@@ -129,7 +130,7 @@ public actor Connection {
     // MARK: Rows streaming
 
     func nextBatch(_ id: UInt64) async throws(DqliteError) -> RowsBatch {
-        guard let c = cursor, c.id == id, !c.finished, let node else {
+        guard cursor == id, let node else {
             throw .misuse("the result was closed (another request ran on its connection, or it was closed)")
         }
         let response: Response
@@ -141,7 +142,7 @@ public actor Connection {
         }
         switch response {
         case .rows(let batch):
-            cursor = batch.isLast ? nil : (id, false)
+            if batch.isLast { cursor = nil }
             return batch
         case let .failure(code, message):
             cursor = nil
@@ -153,7 +154,7 @@ public actor Connection {
     }
 
     func closeCursor(_ id: UInt64) async throws(DqliteError) {
-        guard let c = cursor, c.id == id else { return }
+        guard cursor == id else { return }
         try await finishCursor()
     }
 
@@ -249,7 +250,7 @@ public actor Connection {
         }
         let id = nextCursorID
         nextCursorID += 1
-        if !batch.isLast { cursor = (id, false) }
+        if !batch.isLast { cursor = id }
         return Rows(connection: self, cursor: id, first: batch)
     }
 

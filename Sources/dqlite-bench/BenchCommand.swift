@@ -44,6 +44,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Seed of the key and value generator.")
     var seed: UInt64 = 1
 
+    @Flag(help: "Prepare the statements once per worker (PREPARE + EXEC) instead of sending SQL each time (EXEC_SQL, as go-dqlite's benchmark does).")
+    var prepared = false
+
     @Option(help: "Also write the figures as JSON to this file.")
     var results: String?
 
@@ -76,6 +79,7 @@ struct BenchCommand: AsyncParsableCommand {
             options.keySize = keySize
             options.valueSize = valueSize
             options.seed = seed
+            options.prepared = prepared
             let report = try await Benchmark.run(options)
             print(report.text())
             if let results { try (report.json() + "\n").write(toFile: results, atomically: true, encoding: .utf8) }
