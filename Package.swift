@@ -25,6 +25,8 @@ let package = Package(
 
         // Protocol v1 codecs: pure values, no I/O.
         .target(name: "DqliteWire"),
+        // The node: replicating VFS, FSM, Raft glue, gateway (issue 3; in progress).
+        .target(name: "DqliteNode", dependencies: ["DqliteWire", "CSQLite", "CRaft", "CUV"]),
         // Async client: dial, leader discovery, retry, statements, rows, transactions, admin.
         .target(name: "DqliteClient", dependencies: ["DqliteWire", "CLinuxEvents"]),
         // The logic of the `dqlite` shell and of `dqlite-bench`; the executables only parse flags.
@@ -42,6 +44,7 @@ let package = Package(
 
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CRaft", "CUV", "CSQLite", "CSeccomp"]),
         .testTarget(name: "DqliteWireTests", dependencies: ["DqliteWire"]),
+        .testTarget(name: "DqliteNodeTests", dependencies: ["DqliteNode", "CSQLite"]),
         .testTarget(name: "DqliteClientTests", dependencies: ["DqliteClient", "LocalCluster"]),
         .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "LocalCluster", "dqlite"]),
         .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),

@@ -1,0 +1,112 @@
+import XCTest
+import CSQLite
+@testable import DqliteNode
+
+final class ReplicatingVFSTests: XCTestCase {
+    private func vfs(_ tag: String) throws -> ReplicatingVFS {
+        let v = try ReplicatingVFS(name: "test-\(tag)-\(UInt32.random(in: 0...UInt32.max))")
+        addTeardownBlock { XCTAssertEqual(v.sleeps, 0, "SQLite waited for a lock in \(tag)") }
+        return v
+    }
+
+    /// Runs a write on the leader and applies it there, as a committed Raft entry would.
+    private func commit(_ c: TestConnection, _ sql: String, also followers: [ReplicatingVFS] = []) throws {
+        guard let pages = try c.write(sql) else { return XCTFail("\(sql) captured nothing") }
+        try c.vfs.apply(database: c.name, pages)
+        for f in followers { try f.apply(database: c.name, pages) }
+    }
+
+    func testConnectionsShareCommittedTransactions() throws {
+        let v = try vfs("share")
+        let a = try TestConnection(v, "db"), b = try TestConnection(v, "db")
+        try commit(a, "CREATE TABLE t (n INTEGER)")
+        for n in 0..<3 { try commit(a, "INSERT INTO t VALUES (\(n))") }
+        XCTAssertEqual(try b.int("SELECT count(*) FROM t"), 3)
+        try commit(b, "INSERT INTO t VALUES (3)")
+        XCTAssertEqual(try a.int("SELECT sum(n) FROM t"), 6)
+        XCTAssertNil(v.poll(database: "db"), "reads capture nothing")
+    }
+
+    func testAPolledTransactionStaysHiddenAndHoldsTheWriteLock() throws {
+        let v = try vfs("hide")
+        let a = try TestConnection(v, "db"), b = try TestConnection(v, "db")
+        try commit(a, "CREATE TABLE t (n INTEGER)")
+        let pending = try XCTUnwrap(try a.write("INSERT INTO t VALUES (1)"))
+        XCTAssertEqual(try b.int("SELECT count(*) FROM t"), 0, "another connection does not see it")
+        XCTAssertEqual(try a.int("SELECT count(*) FROM t"), 0, "nor does the writer itself")
+        XCTAssertEqual(b.exec("INSERT INTO t VALUES (2)") & 0xFF, SQLITE_BUSY, "no second writer meanwhile")
+        try v.apply(database: "db", pending)
+        XCTAssertEqual(try b.int("SELECT count(*) FROM t"), 1)
+        try commit(b, "INSERT INTO t VALUES (2)")
+        XCTAssertEqual(try a.rows("SELECT n FROM t ORDER BY n"), [["1"], ["2"]])
+    }
+
+    func testAbortDropsTheTransactionAndFreesTheLock() throws {
+        let v = try vfs("abort")
+        let a = try TestConnection(v, "db"), b = try TestConnection(v, "db")
+        try commit(a, "CREATE TABLE t (n INTEGER)")
+        XCTAssertNotNil(try a.write("INSERT INTO t VALUES (1)"))
+        v.abort(database: "db")
+        XCTAssertEqual(try a.int("SELECT count(*) FROM t"), 0)
+        try commit(b, "INSERT INTO t VALUES (2)")
+        XCTAssertEqual(try a.rows("SELECT n FROM t"), [["2"]])
+        XCTAssertEqual(try a.rows("PRAGMA integrity_check"), [["ok"]])
+    }
+
+    func testFollowersApplyTheSamePagesAndEndByteIdentical() throws {
+        let leader = try vfs("leader"), follower = try vfs("follower")
+        let a = try TestConnection(leader, "db")
+        let f = try TestConnection(follower, "db")  // creates the follower's copy, as dqlite's FSM does
+        try commit(a, "CREATE TABLE t (k INTEGER PRIMARY KEY, r INTEGER, s TEXT)", also: [follower])
+        for i in 0..<300 {
+            // random() runs once, on the leader; followers get its pages, not the SQL.
+            try commit(a, "INSERT INTO t (r, s) VALUES (random(), hex(randomblob(\(i % 50 + 1))))", also: [follower])
+        }
+        try commit(a, "UPDATE t SET r = r / 2 WHERE k % 3 = 0", also: [follower])
+        try commit(a, "DELETE FROM t WHERE k % 7 = 0", also: [follower])
+        let expected = try a.rows("SELECT k, r, s FROM t ORDER BY k")
+        XCTAssertEqual(expected.count, 300 - 300 / 7)
+        XCTAssertEqual(try f.rows("SELECT k, r, s FROM t ORDER BY k"), expected)
+        XCTAssertEqual(try f.rows("PRAGMA integrity_check"), [["ok"]])
+
+        // After a TRUNCATE checkpoint on each, the main files are the same bytes.
+        XCTAssertEqual(try a.rows("PRAGMA wal_checkpoint(TRUNCATE)"), [["0", "0", "0"]])
+        XCTAssertEqual(try f.rows("PRAGMA wal_checkpoint(TRUNCATE)"), [["0", "0", "0"]])
+        let lp = try XCTUnwrap(leader.databases["db"]), fp = try XCTUnwrap(follower.databases["db"])
+        XCTAssertEqual(lp.wal.frames.count, 0)
+        XCTAssertGreaterThan(lp.pages.count, 5)
+        XCTAssertEqual(lp.pages, fp.pages)
+        // Writing goes on after the WAL restarted (a new header with new salts).
+        try commit(a, "INSERT INTO t (r, s) VALUES (1, 'after')", also: [follower])
+        XCTAssertEqual(try f.rows("SELECT s FROM t WHERE r = 1"), [["after"]])
+    }
+
+    func testLargeTransactionsThatSpillAndRollBack() throws {
+        let v = try vfs("spill")
+        let a = try TestConnection(v, "db"), b = try TestConnection(v, "db")
+        try a.run("PRAGMA cache_size=10")  // force pages out of the cache mid-transaction
+        try commit(a, "CREATE TABLE t (n INTEGER, pad TEXT)")
+        try a.run("BEGIN")
+        for i in 0..<2000 { try a.run("INSERT INTO t VALUES (\(i), '\(String(repeating: "x", count: 200))')") }
+        XCTAssertNil(v.poll(database: "db"), "nothing to replicate before COMMIT, even with spilled frames")
+        let big = try XCTUnwrap(try a.write("COMMIT"))
+        XCTAssertGreaterThan(big.pageNumbers.count, 50)
+        try v.apply(database: "db", big)
+        try a.run("BEGIN")
+        for i in 0..<2000 { try a.run("INSERT INTO t VALUES (\(-i), '\(String(repeating: "y", count: 200))')") }
+        try a.run("ROLLBACK")
+        XCTAssertNil(v.poll(database: "db"))
+        XCTAssertEqual(v.databases["db"]?.wal.pending.count, 0, "the rolled-back frames are dropped")
+        try commit(b, "INSERT INTO t VALUES (-1, 'z')")
+        XCTAssertEqual(try a.int("SELECT count(*) FROM t"), 2001)
+        XCTAssertEqual(try a.rows("PRAGMA integrity_check"), [["ok"]])
+    }
+
+    func testMalformedFramesAreRefused() throws {
+        let v = try vfs("bad")
+        _ = try TestConnection(v, "db")
+        XCTAssertThrowsError(try v.apply(database: "db", CapturedPages(pageSize: 4096, pageNumbers: [1], pages: [1, 2, 3])))
+        XCTAssertThrowsError(try v.apply(database: "db", CapturedPages(pageSize: 4096, pageNumbers: [0], pages: [UInt8](repeating: 0, count: 4096))))
+        XCTAssertThrowsError(try v.apply(database: "nope", CapturedPages(pageSize: 4096, pageNumbers: [1], pages: [UInt8](repeating: 0, count: 4096))))
+    }
+}
