@@ -63,12 +63,14 @@ public enum VFSError: Error, Equatable, CustomStringConvertible {
     case sqlite(Int32, String)
     case noSuchDatabase(String)
     case malformed(String)
+    case busy(String)
 
     public var description: String {
         switch self {
         case let .sqlite(rc, m): "\(m) (SQLite code \(rc))"
         case .noSuchDatabase(let n): "no database named \(n)"
         case .malformed(let m): m
+        case .busy(let m): "busy: \(m)"
         }
     }
 }

@@ -1,0 +1,73 @@
+/// Whole-state copies of the VFS for Raft snapshots.
+extension ReplicatingVFS {
+    /// Every database's main file and committed WAL. Refused while a transaction is replicating (its frames
+    /// would belong to neither side of the snapshot), as C dqlite answers RAFT_BUSY.
+    public func snapshot() throws(VFSError) -> [DatabaseFiles] {
+        var out: [DatabaseFiles] = []
+        for name in databaseNames {
+            let db = databases[name]!
+            if db.heldForReplication { throw .busy("a transaction on \(name) is replicating") }
+            var main = [UInt8]()
+            main.reserveCapacity(db.pages.count * db.pageSize)
+            for p in db.pages { main += p }
+            var wal = [UInt8]()
+            if !db.wal.header.isEmpty {
+                wal.reserveCapacity(db.wal.fileSize)
+                wal += db.wal.header
+                for f in db.wal.frames {
+                    wal += f.header
+                    wal += f.page
+                }
+            }
+            out.append(DatabaseFiles(name: name, main: main, wal: wal))
+        }
+        return out
+    }
+
+    /// Replaces the named databases with `files`. Connections already open see the new contents: their view
+    /// of the WAL is invalidated so the next read rebuilds it.
+    public func restore(_ files: [DatabaseFiles]) throws(VFSError) {
+        var parsed: [(String, Int, [[UInt8]], [UInt8], [WALFrame])] = []
+        for f in files {
+            var pageSize = 0
+            if !f.main.isEmpty {
+                guard f.main.count >= 100 else { throw .malformed("\(f.name): main file of \(f.main.count) bytes") }
+                let raw = Int(f.main[16]) << 8 | Int(f.main[17])
+                pageSize = raw == 1 ? 65536 : raw
+                guard pageSize >= 512, pageSize & (pageSize - 1) == 0, f.main.count % pageSize == 0 else {
+                    throw .malformed("\(f.name): main file of \(f.main.count) bytes with page size \(pageSize)")
+                }
+            }
+            let pages = pageSize == 0 ? [] : stride(from: 0, to: f.main.count, by: pageSize).map { Array(f.main[$0..<($0 + pageSize)]) }
+            var header = [UInt8](), frames: [WALFrame] = []
+            if !f.wal.isEmpty {
+                guard f.wal.count >= WALFormat.headerSize else { throw .malformed("\(f.name): WAL of \(f.wal.count) bytes") }
+                header = Array(f.wal[0..<WALFormat.headerSize])
+                let walPageSize = Int(WALFormat.readBE32(header, 8))
+                let frameSize = WALFormat.frameHeaderSize + walPageSize
+                guard walPageSize >= 512, (f.wal.count - WALFormat.headerSize) % frameSize == 0,
+                      pageSize == 0 || pageSize == walPageSize else {
+                    throw .malformed("\(f.name): WAL of \(f.wal.count) bytes with page size \(walPageSize)")
+                }
+                for start in stride(from: WALFormat.headerSize, to: f.wal.count, by: frameSize) {
+                    frames.append(WALFrame(header: Array(f.wal[start..<(start + WALFormat.frameHeaderSize)]),
+                                           page: Array(f.wal[(start + WALFormat.frameHeaderSize)..<(start + frameSize)])))
+                }
+                if pageSize == 0 { pageSize = walPageSize }
+            }
+            parsed.append((f.name, pageSize, pages, header, frames))
+        }
+        // Everything parsed: only now change state, so a bad snapshot leaves the old one intact.
+        for (name, pageSize, pages, header, frames) in parsed {
+            let db = databases[name] ?? DatabaseImage(name: name)
+            databases[name] = db
+            db.pageSize = pageSize
+            db.pages = pages
+            db.wal.header = header
+            db.wal.frames = frames
+            db.wal.pending = []
+            db.heldForReplication = false
+            if let region = db.shm.regions.first { WALIndex.invalidate(region) }
+        }
+    }
+}
