@@ -1,0 +1,127 @@
+import CRaft
+import CSQLite
+import DqliteWire
+
+/// The result of running SQL on the leader.
+public struct StatementResult: Sendable, Equatable {
+    public var columns: [String] = []
+    public var rows: [[Value]] = []
+    public var lastInsertID: Int64 = 0
+    public var rowsAffected: Int64 = 0
+}
+
+/// Runs SQL on the leader's connection, one statement after another; a statement that commits a write
+/// transaction is replicated through Raft before the next one runs and before the caller hears back
+/// (reference/dqlite.md §2.3).
+final class WritePath {
+    let engine: RaftEngine
+    let connection: SQLiteConnection
+
+    init(engine: RaftEngine, connection: SQLiteConnection) {
+        self.engine = engine
+        self.connection = connection
+    }
+
+    func run(_ sql: String, _ parameters: [Value], completion: @escaping (Result<StatementResult, NodeError>) -> Void) {
+        runFrom(Array(sql.utf8) + [0], offset: 0, parameters, StatementResult(), completion)
+    }
+
+    private func runFrom(_ sql: [UInt8], offset: Int, _ parameters: [Value], _ result: StatementResult,
+                         _ completion: @escaping (Result<StatementResult, NodeError>) -> Void) {
+        guard engine.isLeader else { return completion(.failure(.notLeader)) }
+        var result = result
+        let stmt: OpaquePointer?, next: Int
+        do {
+            (stmt, next) = try connection.prepare(sql, from: offset)
+        } catch {
+            return completion(.failure(error))
+        }
+        guard let stmt else { return completion(.success(result)) }  // only whitespace or comments left
+        defer { sqlite3_finalize(stmt) }
+        do {
+            try connection.bind(stmt, offset == 0 ? parameters : [])
+        } catch {
+            return completion(.failure(error))
+        }
+        result.columns = (0..<sqlite3_column_count(stmt)).map { String(cString: sqlite3_column_name(stmt, $0)) }
+        result.rows = []
+        while true {
+            let rc = sqlite3_step(stmt)
+            if rc == SQLITE_ROW {
+                result.rows.append(connection.row(stmt))
+                continue
+            }
+            if rc != SQLITE_DONE {
+                engine.vfs.abort(database: connection.database)
+                return completion(.failure(connection.error(rc)))
+            }
+            break
+        }
+        result.lastInsertID = sqlite3_last_insert_rowid(connection.db)
+        result.rowsAffected = Int64(sqlite3_changes(connection.db))
+        let more = next < sql.count - 1
+        let proceed: (Result<StatementResult, NodeError>) -> Void = { outcome in
+            switch outcome {
+            case .success(let r) where more: self.runFrom(sql, offset: next, [], r, completion)
+            default: completion(outcome)
+            }
+        }
+        guard let captured = engine.vfs.poll(database: connection.database) else { return proceed(.success(result)) }
+        replicate(captured, result, proceed)
+    }
+
+    /// raft_apply of the captured pages; the FSM applies them on this node too before the callback fires.
+    private func replicate(_ captured: CapturedPages, _ result: StatementResult,
+                           _ completion: @escaping (Result<StatementResult, NodeError>) -> Void) {
+        let database = connection.database
+        let bytes: [UInt8]
+        do {
+            bytes = try Command.frames(database: database, pages: captured).encoded()
+        } catch {
+            engine.vfs.abort(database: database)
+            return completion(.failure(.invalid("\(error)")))
+        }
+        let base = raft_malloc(bytes.count)!
+        bytes.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        var buffer = raft_buffer(base: base, len: bytes.count)
+        let request = UnsafeMutablePointer<raft_apply>.allocate(capacity: 1)
+        request.initialize(to: raft_apply())
+        let context = ApplyContext(engine: engine, database: database) { status in
+            switch status {
+            case 0: completion(.success(result))
+            case RAFT_LEADERSHIPLOST, RAFT_SHUTDOWN: completion(.failure(.leadershipLost))
+            default: completion(.failure(.raft(status, String(cString: raft_strerror(status)))))
+            }
+        }
+        request.pointee.data = Unmanaged.passRetained(context).toOpaque()
+        engine.inFlight += 1
+        let rc = raft_apply(engine.raft, request, &buffer, 1) { req, status, _ in
+            let context = Unmanaged<ApplyContext>.fromOpaque(req!.pointee.data).takeRetainedValue()
+            req!.deallocate()
+            context.engine.inFlight -= 1
+            if status != 0 { context.engine.vfs.abort(database: context.database) }
+            context.done(status)
+        }
+        if rc != 0 {
+            // Raft did not take the entry: the buffer and the request are still ours.
+            raft_free(base)
+            Unmanaged<ApplyContext>.fromOpaque(request.pointee.data).release()
+            request.deallocate()
+            engine.inFlight -= 1
+            engine.vfs.abort(database: database)
+            completion(.failure(rc == RAFT_NOTLEADER ? .notLeader : .raft(rc, String(cString: raft_strerror(rc)))))
+        }
+    }
+}
+
+private final class ApplyContext {
+    let engine: RaftEngine
+    let database: String
+    let done: (Int32) -> Void
+
+    init(engine: RaftEngine, database: String, done: @escaping (Int32) -> Void) {
+        self.engine = engine
+        self.database = database
+        self.done = done
+    }
+}

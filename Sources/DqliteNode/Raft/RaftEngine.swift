@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CRaft
+import CSQLite
+import CUV
+import DqliteWire
+
+/// Settings of one node's Raft instance.
+public struct RaftSettings: Sendable {
+    public var electionTimeoutMs: UInt32 = 3000
+    public var heartbeatTimeoutMs: UInt32 = 500
+    public var snapshotThreshold: UInt32 = 1024
+    public var snapshotTrailing: UInt32 = 8192
+
+    public init() {}
+}
+
+/// C-Raft with its libuv backend, the FSM and the VFS, all owned by the loop thread. Every method here runs
+/// on that thread.
+final class RaftEngine {
+    let id: UInt64
+    let address: String
+    let loop: UVLoop
+    let vfs: ReplicatingVFS
+    let transport: RaftTransport
+    let raft = UnsafeMutablePointer<CRaft.raft>.allocate(capacity: 1)
+    let io = UnsafeMutablePointer<raft_io>.allocate(capacity: 1)
+    let fsm = UnsafeMutablePointer<raft_fsm>.allocate(capacity: 1)
+    private var initialised = false
+    /// Applies waiting for their callbacks; raft_close must wait for them (reference P1).
+    var inFlight = 0
+
+    init(id: UInt64, address: String, loop: UVLoop, vfs: ReplicatingVFS) {
+        self.id = id
+        self.address = address
+        self.loop = loop
+        self.vfs = vfs
+        transport = RaftTransport(loop: loop.loop)
+        raft.initialize(to: CRaft.raft())
+        io.initialize(to: raft_io())
+        fsm.initialize(to: raft_fsm())
+    }
+
+    deinit {
+        raft.deallocate()
+        io.deallocate()
+        fsm.deallocate()
+    }
+
+    /// raft_uv_init, raft_init, bootstrap (first start of a node that bootstraps), raft_start.
+    func start(dir: String, bootstrap: Bool, settings: RaftSettings) throws(NodeError) {
+        var rc = raft_uv_init(io, loop.loop, dir, transport.transport)
+        guard rc == 0 else { throw .raft(rc, "raft_uv_init in \(dir): \(errorMessage(io: true))") }
+        fsm.pointee = RaftFSM.make(owner: Unmanaged.passUnretained(self).toOpaque())
+        rc = raft_init(raft, io, fsm, id, address)
+        guard rc == 0 else {
+            raft_uv_close(io)
+            throw .raft(rc, "raft_init: \(String(cString: raft_strerror(rc)))")
+        }
+        initialised = true
+        raft.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        raft_set_election_timeout(raft, settings.electionTimeoutMs)
+        raft_set_heartbeat_timeout(raft, settings.heartbeatTimeoutMs)
+        raft_set_snapshot_threshold(raft, settings.snapshotThreshold)
+        raft_set_snapshot_trailing(raft, settings.snapshotTrailing)
+        raft_set_pre_vote(raft, true)
+        if bootstrap {
+            var conf = raft_configuration()
+            raft_configuration_init(&conf)
+            defer { raft_configuration_close(&conf) }
+            raft_configuration_add(&conf, id, address, RAFT_VOTER)
+            rc = raft_bootstrap(raft, &conf)
+            guard rc == 0 || rc == RAFT_CANTBOOTSTRAP else { throw .raft(rc, "raft_bootstrap: \(errorMessage())") }
+        }
+        rc = raft_start(raft)
+        guard rc == 0 else { throw .raft(rc, "raft_start: \(errorMessage())") }
+    }
+
+    var isLeader: Bool { initialised && raft_state(raft) == Int32(RAFT_LEADER) }
+
+    /// The leader as this node knows it.
+    var leader: (id: UInt64, address: String)? {
+        var id: raft_id = 0
+        var address: UnsafePointer<CChar>?
+        raft_leader(raft, &id, &address)
+        guard id != 0, let address else { return nil }
+        return (id, String(cString: address))
+    }
+
+    private func errorMessage(io: Bool = false) -> String {
+        if io { return withUnsafeBytes(of: self.io.pointee.errmsg) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) } }
+        return String(cString: raft_errmsg(raft))
+    }
+
+    // MARK: FSM
+
+    func applyEntry(_ bytes: [UInt8]) -> Int32 {
+        let command: Command
+        do { command = try Command.decode(bytes) } catch { return RAFT_MALFORMED }
+        switch command {
+        case let .frames(database, pages):
+            do {
+                try ensureDatabase(database)
+                try vfs.apply(database: database, pages)
+            } catch {
+                return RAFT_IOERR
+            }
+        case .open(let database):
+            do { try ensureDatabase(database) } catch { return RAFT_IOERR }
+        case .undo, .checkpoint:
+            break
+        }
+        return 0
+    }
+
+    /// Creates `database` on this node the way a leader connection would (page 1 written locally), so that
+    /// replicated frames land on the same main file everywhere.
+    func ensureDatabase(_ name: String) throws(NodeError) {
+        guard vfs.databases[name] == nil else { return }
+        let c = try SQLiteConnection(vfs: vfs, database: name)
+        c.close()
+    }
+
+    func snapshotBytes() -> [UInt8]? {
+        guard let files = try? vfs.snapshot() else { return nil }
+        return SnapshotFormat.encode(files)
+    }
+
+    func restoreSnapshot(_ bytes: [UInt8]) -> Int32 {
+        do {
+            try vfs.restore(try SnapshotFormat.decode(bytes))
+            return 0
+        } catch {
+            return RAFT_MALFORMED
+        }
+    }
+
+    // MARK: Close
+
+    /// raft_close once nothing is in flight (C-Raft 0.15 crashes closing a leader with applies pending),
+    /// then raft_uv_close; `done` runs on the loop thread when it is all over.
+    func close(_ done: @escaping () -> Void) {
+        guard initialised else { return done() }
+        closeDone = done
+        raft_close(raft) { r in
+            let engine = Unmanaged<RaftEngine>.fromOpaque(r!.pointee.data).takeUnretainedValue()
+            raft_uv_close(engine.io)
+            engine.initialised = false
+            engine.closeDone?()
+            engine.closeDone = nil
+        }
+    }
+
+    private var closeDone: (() -> Void)?
+}
