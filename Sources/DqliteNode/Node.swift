@@ -1,3 +1,4 @@
+import CSQLite
 import CUV
 import DqliteWire
 import Synchronization
@@ -16,11 +17,12 @@ public final class Node: @unchecked Sendable {
     private var vfs: ReplicatingVFS!
     private var engine: RaftEngine!
     private var leaders: [String: WritePath] = [:]
+    private var listener: Listener!
     private let stopped = Mutex(false)
 
-    /// Starts the node: its loop thread, then Raft from `dir` (bootstrapping a one-voter cluster when
-    /// `bootstrap` and the dir holds no state yet).
-    public init(id: UInt64, address: String, dir: String, bootstrap: Bool, settings: RaftSettings = RaftSettings()) async throws(NodeError) {
+    /// Starts the node: its loop thread, the listener on `address`, then Raft from `dir`. When the dir holds
+    /// no state yet, `bootstrap` lists the first configuration's voters (ids and addresses; empty: join later).
+    public init(id: UInt64, address: String, dir: String, bootstrap: [(UInt64, String)], settings: RaftSettings = RaftSettings()) async throws(NodeError) {
         self.id = id
         self.address = address
         self.dir = dir
@@ -33,7 +35,14 @@ public final class Node: @unchecked Sendable {
                 throw .system("\(error)")
             }
             node.engine = RaftEngine(id: id, address: address, loop: node.loop, vfs: node.vfs)
-            try node.engine.start(dir: dir, bootstrap: bootstrap, settings: settings)
+            node.listener = Listener(loop: node.loop.loop, transport: node.engine.transport)
+            try node.listener.listen(on: address)
+            do throws(NodeError) {
+                try node.engine.start(dir: dir, bootstrap: bootstrap, settings: settings)
+            } catch {
+                node.listener.close()
+                throw error
+            }
         }
     }
 
@@ -66,6 +75,34 @@ public final class Node: @unchecked Sendable {
         return try result.get()
     }
 
+    /// Runs a read on this node's own copy of `database`, leader or not (it may lag the leader): for tests,
+    /// DUMP-like comparisons and stale reads.
+    public func readLocal(database: String, sql: String) async throws(NodeError) -> [[Value]] {
+        try await loop.run { () throws(NodeError) in
+            guard self.vfs.databases[database] != nil else { return [] }
+            let c = try SQLiteConnection(vfs: self.vfs, database: database)
+            defer { c.close() }
+            var rows: [[Value]] = []
+            let (stmt, _) = try c.prepare(Array(sql.utf8) + [0], from: 0)
+            guard let stmt else { return [] }
+            defer { sqlite3_finalize(stmt) }
+            while true {
+                let rc = sqlite3_step(stmt)
+                if rc == SQLITE_ROW { rows.append(c.row(stmt)); continue }
+                guard rc == SQLITE_DONE else { throw c.error(rc) }
+                return rows
+            }
+        }
+    }
+
+    /// The leader as this node knows it.
+    public var leader: (id: UInt64, address: String)? {
+        get async {
+            let l = try? await loop.run { () throws(NodeError) -> LeaderInfo? in self.engine.leader.map { LeaderInfo(id: $0.id, address: $0.address) } }
+            return (l ?? nil).map { ($0.id, $0.address) }
+        }
+    }
+
     private func writePath(_ database: String) throws(NodeError) -> WritePath {
         if let w = leaders[database] { return w }
         guard engine.isLeader else { throw .notLeader }
@@ -90,6 +127,7 @@ public final class Node: @unchecked Sendable {
         let loop = self.loop
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             loop.submit {
+                self.listener.close()
                 for w in self.leaders.values { w.connection.close() }
                 self.leaders.removeAll()
                 self.engine.close { c.resume() }
@@ -97,4 +135,9 @@ public final class Node: @unchecked Sendable {
         }
         loop.stop {}
     }
+}
+
+struct LeaderInfo: Sendable {
+    let id: UInt64
+    let address: String
 }

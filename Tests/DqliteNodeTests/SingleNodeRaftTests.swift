@@ -23,7 +23,8 @@ final class SingleNodeRaftTests: XCTestCase {
     }
 
     private func startNode(_ dir: String, _ s: RaftSettings) async throws -> Node {
-        let node = try await Node(id: 1, address: "127.0.0.1:1", dir: dir, bootstrap: true, settings: s)
+        let address = "127.0.0.1:\(try freePort())"
+        let node = try await Node(id: 1, address: address, dir: dir, bootstrap: [(1, address)], settings: s)
         try await node.waitUntilLeader(timeout: .seconds(10))
         return node
     }

@@ -17,6 +17,9 @@ final class UVLoop: @unchecked Sendable {
     private let finished = Mutex<Bool>(false)
 
     init() throws(NodeError) {
+        // libuv and C-Raft write to sockets whose peer may be gone: the error must come back as EPIPE, not
+        // kill the process.
+        signal(SIGPIPE, SIG_IGN)
         loop = .allocate(capacity: 1)
         guard uv_loop_init(loop) == 0 else {
             loop.deallocate()

@@ -49,7 +49,7 @@ final class RaftEngine {
     }
 
     /// raft_uv_init, raft_init, bootstrap (first start of a node that bootstraps), raft_start.
-    func start(dir: String, bootstrap: Bool, settings: RaftSettings) throws(NodeError) {
+    func start(dir: String, bootstrap voters: [(UInt64, String)], settings: RaftSettings) throws(NodeError) {
         var rc = raft_uv_init(io, loop.loop, dir, transport.transport)
         guard rc == 0 else { throw .raft(rc, "raft_uv_init in \(dir): \(errorMessage(io: true))") }
         fsm.pointee = RaftFSM.make(owner: Unmanaged.passUnretained(self).toOpaque())
@@ -65,11 +65,11 @@ final class RaftEngine {
         raft_set_snapshot_threshold(raft, settings.snapshotThreshold)
         raft_set_snapshot_trailing(raft, settings.snapshotTrailing)
         raft_set_pre_vote(raft, true)
-        if bootstrap {
+        if !voters.isEmpty {
             var conf = raft_configuration()
             raft_configuration_init(&conf)
             defer { raft_configuration_close(&conf) }
-            raft_configuration_add(&conf, id, address, RAFT_VOTER)
+            for (voter, at) in voters { raft_configuration_add(&conf, voter, at, RAFT_VOTER) }
             rc = raft_bootstrap(raft, &conf)
             guard rc == 0 || rc == RAFT_CANTBOOTSTRAP else { throw .raft(rc, "raft_bootstrap: \(errorMessage())") }
         }
