@@ -44,7 +44,7 @@ let package = Package(
 
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CRaft", "CUV", "CSQLite", "CSeccomp"]),
         .testTarget(name: "DqliteWireTests", dependencies: ["DqliteWire"]),
-        .testTarget(name: "DqliteNodeTests", dependencies: ["DqliteNode", "CSQLite"]),
+        .testTarget(name: "DqliteNodeTests", dependencies: ["DqliteNode", "CSQLite", "DqliteClient"]),
         .testTarget(name: "DqliteClientTests", dependencies: ["DqliteClient", "LocalCluster"]),
         .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "LocalCluster", "dqlite"]),
         .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),

@@ -8,34 +8,53 @@ import Synchronization
 ///
 /// Still missing for issue 3: the shared-port listener (peers and clients), the wire-protocol gateway,
 /// membership requests, linearizable-read barriers, checkpoints and the `dqlite-node` executable.
-public final class Node: @unchecked Sendable {
+public final class Node: @unchecked Sendable, GatewayHost {
     // @unchecked: `engine`, `vfs` and `leaders` are created and used only on `loop`'s thread.
     public let id: UInt64
     public let address: String
     public let dir: String
     private let loop: UVLoop
-    private var vfs: ReplicatingVFS!
-    private var engine: RaftEngine!
+    private var vfsStorage: ReplicatingVFS?
+    private var engineStorage: RaftEngine?
+    var vfs: ReplicatingVFS { vfsStorage! }
+    var engine: RaftEngine { engineStorage! }
+    /// Reported by DESCRIBE; the weight can be changed by WEIGHT (in memory only, as in dqlite).
+    public let failureDomain: UInt64
+    var weight: UInt64 = 0
+    private var gateways: [ObjectIdentifier: Gateway] = [:]
     private var leaders: [String: WritePath] = [:]
     private var listener: Listener!
     private let stopped = Mutex(false)
 
     /// Starts the node: its loop thread, the listener on `address`, then Raft from `dir`. When the dir holds
     /// no state yet, `bootstrap` lists the first configuration's voters (ids and addresses; empty: join later).
-    public init(id: UInt64, address: String, dir: String, bootstrap: [(UInt64, String)], settings: RaftSettings = RaftSettings()) async throws(NodeError) {
+    public init(id: UInt64, address: String, dir: String, bootstrap: [(UInt64, String)], settings: RaftSettings = RaftSettings(),
+                failureDomain: UInt64 = 0) async throws(NodeError) {
         self.id = id
+        self.failureDomain = failureDomain
         self.address = address
         self.dir = dir
         loop = try UVLoop()
         let node = self
         try await loop.run { () throws(NodeError) in
             do {
-                node.vfs = try ReplicatingVFS(name: "dqlite-swift-\(id)-\(UInt32.random(in: 0...UInt32.max))")
+                node.vfsStorage = try ReplicatingVFS(name: "dqlite-swift-\(id)-\(UInt32.random(in: 0...UInt32.max))")
             } catch {
                 throw .system("\(error)")
             }
-            node.engine = RaftEngine(id: id, address: address, loop: node.loop, vfs: node.vfs)
+            node.engineStorage = RaftEngine(id: id, address: address, loop: node.loop, vfs: node.vfs)
             node.listener = Listener(loop: node.loop.loop, transport: node.engine.transport)
+            node.listener.onClient = { [unowned node] connection, version, header, body in
+                let g = Gateway(host: node, connection: connection, version: version)
+                let key = ObjectIdentifier(connection)
+                node.gateways[key] = g
+                let previous = connection.onClose
+                connection.onClose = { [unowned node] in
+                    previous?()
+                    node.gateways.removeValue(forKey: key)
+                }
+                g.handle(header, body)
+            }
             try node.listener.listen(on: address)
             do throws(NodeError) {
                 try node.engine.start(dir: dir, bootstrap: bootstrap, settings: settings)

@@ -26,48 +26,56 @@ final class WritePath {
         runFrom(Array(sql.utf8) + [0], offset: 0, parameters, StatementResult(), completion)
     }
 
-    private func runFrom(_ sql: [UInt8], offset: Int, _ parameters: [Value], _ result: StatementResult,
+    private func runFrom(_ sql: [UInt8], offset: Int, _ parameters: [Value], _ previous: StatementResult,
                          _ completion: @escaping (Result<StatementResult, NodeError>) -> Void) {
         guard engine.isLeader else { return completion(.failure(.notLeader)) }
-        var result = result
         let stmt: OpaquePointer?, next: Int
         do {
             (stmt, next) = try connection.prepare(sql, from: offset)
         } catch {
             return completion(.failure(error))
         }
-        guard let stmt else { return completion(.success(result)) }  // only whitespace or comments left
-        defer { sqlite3_finalize(stmt) }
-        do {
-            try connection.bind(stmt, offset == 0 ? parameters : [])
-        } catch {
-            return completion(.failure(error))
-        }
-        result.columns = (0..<sqlite3_column_count(stmt)).map { String(cString: sqlite3_column_name(stmt, $0)) }
-        result.rows = []
-        while true {
-            let rc = sqlite3_step(stmt)
-            if rc == SQLITE_ROW {
-                result.rows.append(connection.row(stmt))
-                continue
-            }
-            if rc != SQLITE_DONE {
-                engine.vfs.abort(database: connection.database)
-                return completion(.failure(connection.error(rc)))
-            }
-            break
-        }
-        result.lastInsertID = sqlite3_last_insert_rowid(connection.db)
-        result.rowsAffected = Int64(sqlite3_changes(connection.db))
+        guard let stmt else { return completion(.success(previous)) }  // only whitespace or comments left
         let more = next < sql.count - 1
-        let proceed: (Result<StatementResult, NodeError>) -> Void = { outcome in
+        execute(stmt, parameters: offset == 0 ? parameters : [], finalize: true) { outcome in
             switch outcome {
             case .success(let r) where more: self.runFrom(sql, offset: next, [], r, completion)
             default: completion(outcome)
             }
         }
-        guard let captured = engine.vfs.poll(database: connection.database) else { return proceed(.success(result)) }
-        replicate(captured, result, proceed)
+    }
+
+    /// Binds, steps `stmt` to the end collecting its rows, and replicates the transaction it committed, if
+    /// any, before `completion`.
+    func execute(_ stmt: OpaquePointer, parameters: [Value], finalize: Bool,
+                 completion: @escaping (Result<StatementResult, NodeError>) -> Void) {
+        defer { if finalize { sqlite3_finalize(stmt) } else { sqlite3_reset(stmt); sqlite3_clear_bindings(stmt) } }
+        guard engine.isLeader else { return completion(.failure(.notLeader)) }
+        var result = StatementResult()
+        do {
+            try connection.bind(stmt, parameters)
+        } catch {
+            return completion(.failure(error))
+        }
+        result.columns = (0..<sqlite3_column_count(stmt)).map { String(cString: sqlite3_column_name(stmt, $0)) }
+        while true {
+            let rc = sqlite3_step(stmt)
+            if rc == SQLITE_ROW {
+                result.rows.append(RowEncoding.row(stmt, connection))
+                continue
+            }
+            if rc != SQLITE_DONE {
+                let error = connection.error(rc)
+                // A statement that failed may still have committed nothing; whatever was captured is dropped.
+                if engine.vfs.poll(database: connection.database) != nil { engine.vfs.abort(database: connection.database) }
+                return completion(.failure(error))
+            }
+            break
+        }
+        result.lastInsertID = sqlite3_last_insert_rowid(connection.db)
+        result.rowsAffected = Int64(sqlite3_changes(connection.db))
+        guard let captured = engine.vfs.poll(database: connection.database) else { return completion(.success(result)) }
+        replicate(captured, result, completion)
     }
 
     /// raft_apply of the captured pages; the FSM applies them on this node too before the callback fires.

@@ -1,0 +1,100 @@
+import CRaft
+import DqliteWire
+
+/// A configuration change, in dqlite's terms.
+enum MembershipChange {
+    case add(UInt64, String)
+    case assign(UInt64, NodeRole)
+    case remove(UInt64)
+}
+
+/// Membership, leadership transfer and the configuration, on the loop thread.
+extension RaftEngine {
+    /// The configuration as this node knows it, with dqlite's role codes.
+    var configuration: [(id: UInt64, address: String, role: NodeRole)] {
+        let conf = raft.pointee.configuration
+        return (0..<Int(conf.n)).map { i in
+            let s = conf.servers[i]
+            return (s.id, String(cString: s.address), Self.dqliteRole(s.role))
+        }
+    }
+
+    static func dqliteRole(_ raftRole: Int32) -> NodeRole {
+        switch raftRole {
+        case Int32(RAFT_VOTER): .voter
+        case Int32(RAFT_STANDBY): .standBy
+        default: .spare
+        }
+    }
+
+    static func raftRole(_ role: NodeRole) -> Int32 {
+        switch role {
+        case .voter: Int32(RAFT_VOTER)
+        case .standBy: Int32(RAFT_STANDBY)
+        case .spare: Int32(RAFT_SPARE)
+        }
+    }
+
+    static func error(_ rc: Int32) -> NodeError {
+        switch rc {
+        case RAFT_NOTLEADER: .notLeader
+        case RAFT_LEADERSHIPLOST: .leadershipLost
+        case RAFT_CANTCHANGE: .sqlite(5, "configuration change already in progress")
+        case RAFT_BUSY: .sqlite(5, "busy")
+        default: .raft(rc, String(cString: raft_strerror(rc)))
+        }
+    }
+
+    /// Starts a configuration change; `completion(nil)` once it commits (C-Raft's callback).
+    func change(_ change: MembershipChange, completion: @escaping (NodeError?) -> Void) {
+        let req = UnsafeMutablePointer<raft_change>.allocate(capacity: 1)
+        req.initialize(to: raft_change())
+        req.pointee.data = Unmanaged.passRetained(Completion(completion)).toOpaque()
+        let cb: raft_change_cb = { req, status in
+            let c = Unmanaged<Completion>.fromOpaque(req!.pointee.data).takeRetainedValue()
+            req!.deallocate()
+            c.done(status == 0 ? nil : RaftEngine.error(status))
+        }
+        let rc: Int32 = switch change {
+        case let .add(id, address): raft_add(raft, req, id, address, cb)
+        case let .assign(id, role): raft_assign(raft, req, id, Self.raftRole(role), cb)
+        case .remove(let id): raft_remove(raft, req, id, cb)
+        }
+        if rc != 0 {
+            Unmanaged<Completion>.fromOpaque(req.pointee.data).release()
+            req.deallocate()
+            completion(Self.error(rc))
+        }
+    }
+
+    /// Transfers leadership to `id` (0: Raft picks a voter). Fails when this node still leads afterwards.
+    func transfer(to id: UInt64, completion: @escaping (NodeError?) -> Void) {
+        let req = UnsafeMutablePointer<raft_transfer>.allocate(capacity: 1)
+        req.initialize(to: raft_transfer())
+        req.pointee.data = Unmanaged.passRetained(TransferCompletion(self, completion)).toOpaque()
+        let rc = raft_transfer(raft, req, id) { req in
+            let c = Unmanaged<TransferCompletion>.fromOpaque(req!.pointee.data).takeRetainedValue()
+            req!.deallocate()
+            c.done(c.engine.isLeader ? .invalid("leadership transfer failed") : nil)
+        }
+        if rc != 0 {
+            Unmanaged<TransferCompletion>.fromOpaque(req.pointee.data).release()
+            req.deallocate()
+            completion(Self.error(rc))
+        }
+    }
+}
+
+private final class Completion {
+    let done: (NodeError?) -> Void
+    init(_ done: @escaping (NodeError?) -> Void) { self.done = done }
+}
+
+private final class TransferCompletion {
+    let engine: RaftEngine
+    let done: (NodeError?) -> Void
+    init(_ engine: RaftEngine, _ done: @escaping (NodeError?) -> Void) {
+        self.engine = engine
+        self.done = done
+    }
+}

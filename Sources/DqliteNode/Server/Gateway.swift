@@ -1,0 +1,186 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CRaft
+import CSQLite
+import DqliteWire
+
+/// What the gateway needs from the node (all on the loop thread).
+protocol GatewayHost: AnyObject {
+    var engine: RaftEngine { get }
+    var vfs: ReplicatingVFS { get }
+    var failureDomain: UInt64 { get }
+    var weight: UInt64 { get set }
+}
+
+/// One client connection's requests, served as C dqlite serves them (reference/dqlite.md §1.5): strictly one
+/// at a time (reading pauses until the reply is written), one database per connection, statements in a
+/// per-connection registry.
+final class Gateway {
+    unowned let host: GatewayHost
+    let connection: IncomingConnection
+    let legacy: Bool
+    private var database: WritePath?
+    private var statements: [UInt32: OpaquePointer] = [:]
+    private var nextStatementID: UInt32 = 0
+    private var closed = false
+
+    init(host: GatewayHost, connection: IncomingConnection, version: ProtocolVersion) {
+        self.host = host
+        self.connection = connection
+        legacy = version == .legacy
+        connection.maxBody = Int(WireLimits.defaultMaxMessageBytes)
+        connection.onMessage = { [unowned self] header, body in self.handle(header, body) }
+        connection.onClose = { [unowned self] in self.release() }
+    }
+
+    private func release() {
+        guard !closed else { return }
+        closed = true
+        for s in statements.values { sqlite3_finalize(s) }
+        statements.removeAll()
+        if let database, database.engine.vfs.databases[database.connection.database]?.heldForReplication != true {
+            database.connection.close()
+        }
+        database = nil
+    }
+
+    func handle(_ header: MessageHeader, _ body: [UInt8]) {
+        guard let request = try? Request.decode(header: header, body: body) else {
+            // C dqlite closes a connection whose request does not decode; so do we.
+            return connection.close()
+        }
+        connection.pause()
+        serve(request) { [weak self] responses in
+            guard let self, !self.closed else { return }
+            var bytes: [UInt8] = []
+            for r in responses {
+                guard let b = try? r.encoded(context: ResponseContext(clusterFormat: .v1, legacy: self.legacy)) else { continue }
+                bytes += b
+            }
+            self.connection.write(bytes) { [weak self] in self?.connection.resume() }
+        }
+    }
+
+    private func failure(_ code: UInt64, _ message: String) -> [Response] { [.failure(code: code, message: message)] }
+    private func failure(_ e: NodeError) -> [Response] { [.failure(code: e.code, message: e.description)] }
+
+    private func serve(_ request: Request, _ reply: @escaping ([Response]) -> Void) {
+        let engine = host.engine
+        switch request {
+        case .leader:
+            let l = engine.leader
+            reply([.server(id: l?.id ?? 0, address: l?.address ?? "")])
+        case .client:
+            reply([.welcome(heartbeatTimeout: 15000)])
+        case .heartbeat, .connect:
+            reply(failure(ErrorCode.dqliteParse, "unrecognized request type"))
+        case .open(let name, _, _):
+            guard database == nil else { return reply(failure(ErrorCode.sqliteBusy, "a database for this connection is already open")) }
+            guard engine.isLeader else { return reply(failure(.notLeader)) }
+            do {
+                database = WritePath(engine: engine, connection: try SQLiteConnection(vfs: host.vfs, database: name))
+                reply([.db(id: 0)])
+            } catch {
+                reply(failure(error))
+            }
+        case let .prepare(db, sql, withTail):
+            guard let w = lookup(db, reply) else { return }
+            let bytes = Array(sql.utf8) + [0]
+            do {
+                let (stmt, next) = try w.connection.prepare(bytes, from: 0)
+                guard let stmt else { return reply(failure(0, "empty statement")) }
+                if !withTail && next < bytes.count - 1 && !bytes[next..<(bytes.count - 1)].allSatisfy({ $0 == 32 || $0 == 10 || $0 == 9 || $0 == 13 }) {
+                    sqlite3_finalize(stmt)
+                    return reply(failure(ErrorCode.sqliteError, "nonempty statement tail"))
+                }
+                let id = nextStatementID
+                nextStatementID += 1
+                statements[id] = stmt
+                reply([.statement(db: 0, id: id, parameterCount: UInt64(sqlite3_bind_parameter_count(stmt)),
+                                  tailOffset: withTail ? UInt64(next) : nil)])
+            } catch {
+                reply(failure(error))
+            }
+        case let .exec(db, id, params), let .query(db, id, params):
+            guard let w = lookup(UInt64(db), reply) else { return }
+            guard let stmt = statements[id] else { return reply(failure(ErrorCode.sqliteNotFound, "no statement with the given id")) }
+            let isQuery = if case .query = request { true } else { false }
+            w.execute(stmt, parameters: params, finalize: false) { [weak self] outcome in
+                self?.respond(outcome, rows: isQuery, reply)
+            }
+        case let .finalize(db, id):
+            guard lookup(UInt64(db), reply) != nil else { return }
+            guard let stmt = statements.removeValue(forKey: id) else { return reply(failure(ErrorCode.sqliteNotFound, "no statement with the given id")) }
+            sqlite3_finalize(stmt)
+            reply([.empty])
+        case let .execSQL(db, sql, params):
+            guard let w = lookup(db, reply) else { return }
+            w.run(sql, params) { [weak self] outcome in self?.respond(outcome, rows: false, reply) }
+        case let .querySQL(db, sql, params):
+            guard let w = lookup(db, reply) else { return }
+            let bytes = Array(sql.utf8) + [0]
+            do {
+                let (stmt, next) = try w.connection.prepare(bytes, from: 0)
+                guard let stmt else { return reply(failure(0, "empty statement")) }
+                if next < bytes.count - 1 && !bytes[next..<(bytes.count - 1)].allSatisfy({ $0 == 32 || $0 == 10 || $0 == 9 || $0 == 13 || $0 == 59 }) {
+                    sqlite3_finalize(stmt)
+                    return reply(failure(ErrorCode.sqliteError, "nonempty statement tail"))
+                }
+                w.execute(stmt, parameters: params, finalize: true) { [weak self] outcome in self?.respond(outcome, rows: true, reply) }
+            } catch {
+                reply(failure(error))
+            }
+        case .interrupt:
+            // Results are written whole before the next request is read, so there is nothing left to stop.
+            reply([.empty])
+        case .cluster(let format):
+            guard let f = ClusterFormat(rawValue: format) else { return reply(failure(ErrorCode.dqliteParse, "unrecognized cluster format")) }
+            reply([.servers(engine.configuration.map { NodeInfo(id: $0.id, address: $0.address, rawRole: f == .v1 ? $0.role.rawValue : nil) })])
+            _ = f
+        case .describe(let format):
+            guard format == 0 else { return reply(failure(ErrorCode.dqliteParse, "bad format version")) }
+            reply([.metadata(failureDomain: host.failureDomain, weight: host.weight)])
+        case .weight(let w):
+            host.weight = w
+            reply([.empty])
+        case .dump(let name):
+            guard let files = try? host.vfs.snapshot(), let f = files.first(where: { $0.name == name }) else {
+                return reply(failure(ErrorCode.dqliteNotFound, "database not found"))
+            }
+            reply([.files([DumpFile(name: name, content: f.main), DumpFile(name: name + "-wal", content: f.wal)])])
+        case let .add(id, address):
+            engine.change(.add(id, address)) { reply($0.map { [.failure(code: $0.code, message: $0.description)] } ?? [.empty]) }
+        case let .assign(id, role):
+            let dqliteRole = role.flatMap(NodeRole.init(rawValue:)) ?? .voter
+            engine.change(.assign(id, dqliteRole)) { reply($0.map { [.failure(code: $0.code, message: $0.description)] } ?? [.empty]) }
+        case .remove(let id):
+            engine.change(.remove(id)) { reply($0.map { [.failure(code: $0.code, message: $0.description)] } ?? [.empty]) }
+        case .transfer(let id):
+            engine.transfer(to: id) { reply($0.map { [.failure(code: $0.code, message: $0.description)] } ?? [.empty]) }
+        }
+    }
+
+    private func lookup(_ db: UInt64, _ reply: ([Response]) -> Void) -> WritePath? {
+        guard db == 0, let w = database else {
+            reply(failure(ErrorCode.sqliteNotFound, "no database opened"))
+            return nil
+        }
+        guard host.engine.isLeader else {
+            reply(failure(.notLeader))
+            return nil
+        }
+        return w
+    }
+
+    private func respond(_ outcome: Result<StatementResult, NodeError>, rows: Bool, _ reply: ([Response]) -> Void) {
+        switch outcome {
+        case .failure(let e):
+            reply(failure(e))
+        case .success(let r) where rows:
+            reply(RowEncoding.batches(columns: r.columns, rows: r.rows).map { .rows($0) })
+        case .success(let r):
+            reply([.result(lastInsertID: UInt64(bitPattern: r.lastInsertID), rowsAffected: UInt64(bitPattern: r.rowsAffected))])
+        }
+    }
+}

@@ -1,0 +1,94 @@
+import XCTest
+import Foundation
+import DqliteClient
+import DqliteWire
+@testable import DqliteNode
+
+/// Our wire client against three of our nodes (in this process, real sockets): the gateway speaks
+/// protocol v1 as C dqlite does.
+final class ClientAgainstNodesTests: XCTestCase {
+    private func startCluster() async throws -> [Node] {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("dqlite-gw-\(UUID().uuidString)").path
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: root) }
+        var voters: [(UInt64, String)] = []
+        for i in 1...3 { voters.append((UInt64(i), "127.0.0.1:\(try freePort())")) }
+        var s = RaftSettings()
+        s.electionTimeoutMs = 400
+        s.heartbeatTimeoutMs = 50
+        var nodes: [Node] = []
+        for (id, address) in voters {
+            let dir = root + "/node\(id)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            nodes.append(try await Node(id: id, address: address, dir: dir, bootstrap: voters, settings: s))
+        }
+        let all = nodes
+        addTeardownBlock { for n in all { await n.stop() } }
+        return nodes
+    }
+
+    private func config() -> ClientConfig {
+        var c = ClientConfig()
+        c.leaderTimeout = .seconds(20)
+        c.requestTimeout = .seconds(10)
+        return c
+    }
+
+    func testTheClientFindsTheLeaderWritesAndStreamsRows() async throws {
+        let nodes = try await startCluster()
+        let addresses = nodes.map(\.address)
+        let client = try DqliteClient(addresses: addresses, config: config())
+        let leader = try await client.leaderAddress()
+        for a in addresses {
+            let found = try await DqliteClient(addresses: [a], config: config()).leaderAddress()
+            XCTAssertEqual(found, leader, "asked \(a)")
+        }
+        let db = try await client.open("demo")
+        try await db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, i INTEGER, f REAL, s TEXT, b BLOB, n TEXT, d DATETIME, ok BOOLEAN)")
+        let insert = try await db.prepare("INSERT INTO t (id, i, f, s, b, n, d, ok) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
+        @Sendable func row(_ k: Int) -> [Value] {
+            [.integer(Int64(k)), .integer(Int64(k) * -3), .float(Double(k) / 4), .text("row \(k)"),
+             .blob([UInt8(k & 0xFF), 1, 2]), .null, .integer(1_700_000_000 + Int64(k)), .boolean(k % 2 == 0)]
+        }
+        for batch in 0..<10 {
+            try await db.transaction { tx in
+                for k in (batch * 100)..<(batch * 100 + 100) { try await insert.exec(row(k)) }
+            }
+        }
+        var count = 0
+        for try await values in try await db.query("SELECT id, i, f, s, b, n, d, ok FROM t ORDER BY id") {
+            var expected = row(count)
+            expected[6] = .unixTime(1_700_000_000 + Int64(count))
+            XCTAssertEqual(values, expected)
+            count += 1
+        }
+        XCTAssertEqual(count, 1000)
+
+        let members = try await client.cluster()
+        XCTAssertEqual(Set(members.map(\.address)), Set(addresses))
+        XCTAssertEqual(members.map(\.knownRole), [.voter, .voter, .voter])
+
+        // A follower refuses writes with 10250.
+        let follower = try XCTUnwrap(addresses.first { $0 != leader })
+        let node = try await NodeClient.connect(to: follower)
+        defer { node.close() }
+        let opened = try await node.connection.call(.open(name: "demo", flags: 0, vfs: "volatile"), timeout: .seconds(5))
+        guard case let .failure(code, _) = opened else { return XCTFail("OPEN on a follower: \(opened)") }
+        XCTAssertEqual(code, ErrorCode.notLeader)
+
+        // Early close of a streaming result leaves the connection usable.
+        let rows = try await db.query("SELECT id FROM t ORDER BY id")
+        var it = rows.makeAsyncIterator()
+        _ = try await it.next()
+        try await rows.close()
+        let n = try await db.queryAll("SELECT count(*) FROM t").rows
+        XCTAssertEqual(n, [[.integer(1000)]])
+
+        // Leadership transfer; the client follows.
+        try await client.withLeader { c throws(DqliteError) in try await c.transfer(to: 0) }
+        let after = try await client.leaderAddress()
+        XCTAssertNotEqual(after, leader)
+        try await db.exec("INSERT INTO t (id, i) VALUES (5000, 1)")
+        let total = try await db.queryAll("SELECT count(*) FROM t").rows
+        XCTAssertEqual(total, [[.integer(1001)]])
+    }
+}
