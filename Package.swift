@@ -10,6 +10,7 @@ let package = Package(
         .library(name: "DqliteClient", targets: ["DqliteClient"]),
         .executable(name: "dqlite", targets: ["dqlite"]),
         .executable(name: "dqlite-bench", targets: ["dqlite-bench"]),
+        .executable(name: "dqlite-node", targets: ["dqlite-node"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -42,9 +43,13 @@ let package = Package(
             "DqliteBench", "LocalCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .executableTarget(name: "dqlite-node", dependencies: [
+            "DqliteNode", "DqliteClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CRaft", "CUV", "CSQLite", "CSeccomp"]),
         .testTarget(name: "DqliteWireTests", dependencies: ["DqliteWire"]),
-        .testTarget(name: "DqliteNodeTests", dependencies: ["DqliteNode", "CSQLite", "DqliteClient"]),
+        .testTarget(name: "DqliteNodeTests", dependencies: ["DqliteNode", "CSQLite", "DqliteClient", "LocalCluster", "dqlite-node"]),
         .testTarget(name: "DqliteClientTests", dependencies: ["DqliteClient", "LocalCluster"]),
         .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "LocalCluster", "dqlite"]),
         .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),

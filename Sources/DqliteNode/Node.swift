@@ -130,6 +130,19 @@ public final class Node: @unchecked Sendable, GatewayHost {
         return w
     }
 
+    /// When leading, transfers leadership to another voter (the first step of SIGTERM).
+    public func handOverLeadership() async {
+        guard await isLeader else { return }
+        let _: NodeError? = await withCheckedContinuation { c in
+            loop.submit {
+                guard self.engine.isLeader, self.engine.configuration.filter({ $0.role == .voter }).count > 1 else {
+                    return c.resume(returning: nil)
+                }
+                self.engine.transfer(to: 0) { c.resume(returning: $0) }
+            }
+        }
+    }
+
     /// Stops Raft (after in-flight applies finish) and the loop thread. Idempotent.
     public func stop() async {
         let first = stopped.withLock { s -> Bool in

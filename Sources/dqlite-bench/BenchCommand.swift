@@ -60,11 +60,11 @@ struct BenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var local: DemoCluster?
+        var local: ProcessCluster?
         if let n = localCluster {
             print("starting \(n) real dqlite nodes (dqlite-demo) on loopback…")
             do {
-                local = try await DemoCluster.start(nodes: n)
+                local = try await ProcessCluster.start(nodes: n)
             } catch {
                 print("Error: \(error)")
                 throw ExitCode.failure

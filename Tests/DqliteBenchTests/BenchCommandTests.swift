@@ -7,7 +7,7 @@ final class BenchCommandTests: XCTestCase {
     /// A short run of the real tool against a real cluster: it must finish and print its figures (the numbers
     /// themselves are for the benchmark script, not asserted).
     func testRunsAgainstARealClusterAndPrintsFigures() async throws {
-        let cluster = try await DemoCluster.start(nodes: 3)
+        let cluster = try await ProcessCluster.start(nodes: 3)
         addTeardownBlock { await cluster.stop() }
         let results = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: results) }

@@ -5,8 +5,8 @@ import LocalCluster
 
 /// The client against a real 3-node dqlite cluster (Debian's dqlite-demo: go-dqlite over C dqlite 1.11).
 final class RealClusterTests: XCTestCase {
-    private func startCluster() async throws -> DemoCluster {
-        let cluster = try await DemoCluster.start(nodes: 3)
+    private func startCluster() async throws -> ProcessCluster {
+        let cluster = try await ProcessCluster.start(nodes: 3)
         addTeardownBlock { await cluster.stop() }
         return cluster
     }
@@ -163,7 +163,7 @@ final class RealClusterTests: XCTestCase {
     }
 
     func testAssignMovesAFourthNodeBetweenRoles() async throws {
-        let cluster = try await DemoCluster.start(nodes: 4)
+        let cluster = try await ProcessCluster.start(nodes: 4)
         addTeardownBlock { await cluster.stop() }
         let client = try DqliteClient(addresses: cluster.addresses, config: fastConfig())
         let members = try await client.cluster()

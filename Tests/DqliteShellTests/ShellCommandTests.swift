@@ -11,7 +11,7 @@ final class ShellCommandTests: XCTestCase {
     }
 
     func testOneShotSQLAndClusterCommands() async throws {
-        let cluster = try await DemoCluster.start(nodes: 3)
+        let cluster = try await ProcessCluster.start(nodes: 3)
         addTeardownBlock { await cluster.stop() }
         let servers = cluster.addresses
 
@@ -42,7 +42,7 @@ final class ShellCommandTests: XCTestCase {
     }
 
     func testErrorsAreOneLineWithAFailingExitCode() async throws {
-        let cluster = try await DemoCluster.start(nodes: 3)
+        let cluster = try await ProcessCluster.start(nodes: 3)
         addTeardownBlock { await cluster.stop() }
         var r = try await dqlite(cluster.addresses, ["demo", "SELECT * FROM missing"])
         XCTAssertEqual(r.status, 1)
@@ -58,7 +58,7 @@ final class ShellCommandTests: XCTestCase {
     }
 
     func testLinesFromStandardInput() async throws {
-        let cluster = try await DemoCluster.start(nodes: 3)
+        let cluster = try await ProcessCluster.start(nodes: 3)
         addTeardownBlock { await cluster.stop() }
         let r = try await dqlite(cluster.addresses, ["demo"], stdin: """
             CREATE TABLE s (v);

@@ -2,10 +2,10 @@ import XCTest
 import Foundation
 import LocalCluster
 
-final class DemoClusterTests: XCTestCase {
+final class ProcessClusterTests: XCTestCase {
     /// A cluster starts with every node a voter, and stop leaves no process and no file behind.
     func testStopKillsEveryNodeAndRemovesItsFiles() async throws {
-        let cluster = try await DemoCluster.start(nodes: 3)
+        let cluster = try await ProcessCluster.start(nodes: 3)
         var pids: [Int32] = []
         for i in 0..<3 { if let p = await cluster.pid(i) { pids.append(p) } }
         XCTAssertEqual(pids.count, 3)

@@ -2,10 +2,19 @@ import Foundation
 import DqliteClient
 import DqliteWire
 
-/// A real dqlite cluster on loopback: N processes of Debian's `dqlite-demo` (go-dqlite's app over C dqlite
-/// 1.11), each with free ports and its own temp dir. Everything it starts it stops by pid, and it removes its
-/// dirs; processes left by a crashed earlier run are found through their pid files and stopped too.
-public actor DemoCluster {
+/// A cluster of node processes on loopback, each with free ports and its own temp dir: real dqlite (N
+/// processes of Debian's `dqlite-demo`, go-dqlite's app over C dqlite 1.11) or ours (`dqlite-node`).
+/// Everything it starts it stops by pid, and it removes its dirs; processes left by a crashed earlier run
+/// are found through their pid files and stopped too.
+public actor ProcessCluster {
+    /// Which node program runs.
+    public enum Kind: Sendable {
+        /// Debian's dqlite-demo (`DQLITE_DEMO` overrides the path).
+        case realDqlite
+        /// Our dqlite-node at this path, with Raft timeouts short enough for tests.
+        case swiftNode(executable: String)
+    }
+
     public struct Node: Sendable {
         public let index: Int
         /// The dqlite address clients and peers use.
@@ -20,6 +29,7 @@ public actor DemoCluster {
     public nonisolated var addresses: [String] { nodes.map(\.address) }
     private var processes: [Int: Process] = [:]
     private let executable: String
+    public nonisolated let kind: Kind
 
     /// The directory under which every cluster puts its files.
     public static var baseDirectory: String {
@@ -28,8 +38,11 @@ public actor DemoCluster {
 
     /// Starts `count` nodes (the first bootstraps, the others join it) and waits until the leader lists them
     /// all, three of them (or all, when fewer) as voters.
-    public static func start(nodes count: Int = 3, readyTimeout: Duration = .seconds(90)) async throws -> DemoCluster {
-        let executable = ProcessInfo.processInfo.environment["DQLITE_DEMO"] ?? "/usr/bin/dqlite-demo"
+    public static func start(nodes count: Int = 3, kind: Kind = .realDqlite, readyTimeout: Duration = .seconds(90)) async throws -> ProcessCluster {
+        let executable: String = switch kind {
+        case .realDqlite: ProcessInfo.processInfo.environment["DQLITE_DEMO"] ?? "/usr/bin/dqlite-demo"
+        case .swiftNode(let path): path
+        }
         guard FileManager.default.isExecutableFile(atPath: executable) else { throw LocalClusterError.missingExecutable(executable) }
         reapStaleClusters()
         let root = baseDirectory + "/" + UUID().uuidString
@@ -42,7 +55,7 @@ public actor DemoCluster {
             nodes.append(Node(index: i, address: "127.0.0.1:\(try freeLoopbackPort())",
                               apiAddress: "127.0.0.1:\(try freeLoopbackPort())", dir: dir))
         }
-        let cluster = DemoCluster(nodes: nodes, root: root, executable: executable)
+        let cluster = ProcessCluster(nodes: nodes, root: root, executable: executable, kind: kind)
         do {
             for i in 0..<count { try await cluster.launch(i) }
             try await cluster.waitUntilReady(timeout: readyTimeout)
@@ -53,16 +66,24 @@ public actor DemoCluster {
         return cluster
     }
 
-    private init(nodes: [Node], root: String, executable: String) {
+    private init(nodes: [Node], root: String, executable: String, kind: Kind) {
         self.nodes = nodes
         self.root = root
         self.executable = executable
+        self.kind = kind
     }
 
     /// Starts node `index` (again, after a kill): it rejoins with its data dir.
     public func launch(_ index: Int) throws {
         let node = nodes[index]
-        var arguments = ["--api", node.apiAddress, "--db", node.address, "--dir", node.dir]
+        var arguments: [String]
+        switch kind {
+        case .realDqlite:
+            arguments = ["--api", node.apiAddress, "--db", node.address, "--dir", node.dir]
+        case .swiftNode:
+            arguments = ["--id", String(index + 1), "--address", node.address, "--dir", node.dir,
+                         "--election-timeout", "1000", "--heartbeat-timeout", "100"]
+        }
         if index > 0 { arguments += ["--join", nodes[0].address] }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
@@ -79,10 +100,10 @@ public actor DemoCluster {
         try recordPids()
     }
 
-    /// SIGKILLs node `index` and waits for it to exit.
-    public func kill(_ index: Int) {
+    /// Sends `signal` (SIGKILL by default) to node `index` and waits for it to exit.
+    public func kill(_ index: Int, signal: Int32 = SIGKILL) {
         guard let p = processes.removeValue(forKey: index) else { return }
-        Glibc.kill(p.processIdentifier, SIGKILL)
+        Glibc.kill(p.processIdentifier, signal)
         p.waitUntilExit()
         try? recordPids()
     }

@@ -1,0 +1,158 @@
+import ArgumentParser
+import DqliteClient
+import DqliteNode
+import DqliteWire
+import Foundation
+
+@main
+struct NodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dqlite-node",
+        abstract: "A dqlite node: SQLite replicated with C-Raft, serving dqlite wire protocol v1 on one address.",
+        discussion: """
+            A node whose id is 1 bootstraps a one-voter cluster on its first start; other nodes join through
+            --join (ADD as spare, then ASSIGN voter while fewer than three voters exist, else stand-by). A
+            restart with the same --dir resumes. SIGTERM or SIGINT hands leadership over, then stops.
+            """,
+        version: "0.1.0 (dqlite wire protocol v1; C-Raft 0.15)"
+    )
+
+    @Option(help: "This node's id (1 bootstraps the cluster).")
+    var id: UInt64
+
+    @Option(help: "Address for clients and peers, HOST:PORT (numeric host).")
+    var address: String
+
+    @Option(help: "Data directory (the Raft log and snapshots).")
+    var dir: String
+
+    @Option(parsing: .singleValue, help: "Addresses of existing nodes to join through (comma-separated; may repeat).")
+    var join: [String] = []
+
+    @Option(help: "Raft election timeout in milliseconds.")
+    var electionTimeout: UInt32 = 3000
+
+    @Option(help: "Raft heartbeat timeout in milliseconds.")
+    var heartbeatTimeout: UInt32 = 500
+
+    @Option(help: "Take a snapshot every this many entries.")
+    var snapshotThreshold: UInt32 = 1024
+
+    @Option(help: "Entries kept in the log after a snapshot.")
+    var snapshotTrailing: UInt32 = 8192
+
+    @Option(help: "Failure domain reported by DESCRIBE.")
+    var failureDomain: UInt64 = 0
+
+    func validate() throws {
+        guard id > 0 else { throw ValidationError("--id must be positive") }
+        guard electionTimeout > heartbeatTimeout, heartbeatTimeout > 0 else {
+            throw ValidationError("--election-timeout must exceed --heartbeat-timeout, which must be positive")
+        }
+        guard snapshotTrailing >= snapshotThreshold, snapshotTrailing >= 4 else {
+            throw ValidationError("--snapshot-trailing must be at least --snapshot-threshold and at least 4")
+        }
+        if id != 1 && join.isEmpty && !NodeDirectory.hasState(dir) {
+            throw ValidationError("node \(id) has no state in \(dir): give --join ADDRESS of a running node (only id 1 bootstraps)")
+        }
+    }
+
+    func run() async throws {
+        let directory: NodeDirectory
+        do {
+            directory = try NodeDirectory.lock(dir)
+        } catch {
+            fail("\(error)")
+        }
+        let fresh = !NodeDirectory.hasState(dir)
+        var settings = RaftSettings()
+        settings.electionTimeoutMs = electionTimeout
+        settings.heartbeatTimeoutMs = heartbeatTimeout
+        settings.snapshotThreshold = snapshotThreshold
+        settings.snapshotTrailing = snapshotTrailing
+        let node: Node
+        do {
+            node = try await Node(id: id, address: address, dir: dir, bootstrap: fresh && id == 1 ? [(id, address)] : [],
+                                  settings: settings, failureDomain: failureDomain)
+        } catch {
+            fail("cannot start node \(id) at \(address): \(error)")
+        }
+        log("node \(id) listening on \(address), data in \(dir)\(fresh ? " (new)" : "")")
+        let joinTargets = join.flatMap { $0.split(separator: ",").map(String.init) }
+        if fresh && id != 1 {
+            do {
+                try await joinCluster(through: joinTargets)
+            } catch {
+                await node.stop()
+                fail("cannot join through \(joinTargets.joined(separator: ",")): \(error)")
+            }
+        }
+        await waitForTermination()
+        log("stopping node \(id)")
+        await node.handOverLeadership()
+        await node.stop()
+        directory.unlock()
+    }
+
+    /// ADD this node as spare, then ASSIGN voter while the cluster has fewer than three voters (stand-by
+    /// otherwise), as go-dqlite's app does.
+    private func joinCluster(through addresses: [String]) async throws {
+        var config = ClientConfig()
+        config.leaderTimeout = .seconds(30)
+        config.retry.retryBusy = true  // "configuration change already in progress" while another node joins
+        let client = try DqliteClient(addresses: addresses, config: config)
+        let me = id, at = address
+        let members = try await client.cluster()
+        if !members.contains(where: { $0.id == me }) {
+            try await client.withLeader { c throws(DqliteError) in try await c.add(id: me, address: at) }
+        }
+        let voters = try await client.cluster().filter { $0.knownRole == .voter }.count
+        let role: NodeRole = voters < 3 ? .voter : .standBy
+        try await client.withLeader { c throws(DqliteError) in try await c.assign(id: me, role: role) }
+        log("node \(id) joined as \(role)")
+    }
+
+    private func waitForTermination() async {
+        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+            let once = OnceFlag()
+            var sources: [DispatchSourceSignal] = []
+            for sig in [SIGTERM, SIGINT] {
+                signal(sig, SIG_IGN)
+                let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+                s.setEventHandler { if once.claim() { c.resume() } }
+                s.resume()
+                sources.append(s)
+            }
+            SignalSources.keep(sources)
+        }
+    }
+}
+
+func log(_ message: String) {
+    FileHandle.standardError.write(Data("dqlite-node: \(message)\n".utf8))
+}
+
+func fail(_ message: String) -> Never {
+    log("error: \(message)")
+    exit(1)
+}
+
+/// Claimed once, from any thread.
+final class OnceFlag: @unchecked Sendable {
+    // @unchecked: the flag is guarded by `lock`.
+    private let lock = NSLock()
+    private var claimed = false
+    func claim() -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if claimed { return false }
+        claimed = true
+        return true
+    }
+}
+
+/// Keeps the signal sources alive for the life of the process.
+enum SignalSources {
+    nonisolated(unsafe) static var all: [DispatchSourceSignal] = []  // written once, before any signal arrives
+    static func keep(_ s: [DispatchSourceSignal]) { all = s }
+}

@@ -1,0 +1,42 @@
+import Foundation
+
+/// The node's data directory, locked against a second node (flock on a lock file inside it).
+struct NodeDirectory {
+    let fd: Int32
+
+    /// Whether the directory holds Raft state already (C-Raft's metadata files).
+    static func hasState(_ dir: String) -> Bool {
+        FileManager.default.fileExists(atPath: dir + "/metadata1") || FileManager.default.fileExists(atPath: dir + "/metadata2")
+    }
+
+    static func lock(_ dir: String) throws -> NodeDirectory {
+        var isDir: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
+            do {
+                try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            } catch {
+                throw NodeDirectoryError("cannot create \(dir): \(error.localizedDescription)")
+            }
+        } else if !isDir.boolValue {
+            throw NodeDirectoryError("\(dir) is not a directory")
+        }
+        guard access(dir, W_OK) == 0 else { throw NodeDirectoryError("\(dir) is not writable") }
+        let fd = open(dir + "/dqlite-node.lock", O_CREAT | O_RDWR | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw NodeDirectoryError("cannot create the lock file in \(dir): \(String(cString: strerror(errno)))") }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            close(fd)
+            throw NodeDirectoryError("\(dir) is in use by another running node")
+        }
+        return NodeDirectory(fd: fd)
+    }
+
+    func unlock() {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}
+
+struct NodeDirectoryError: Error, CustomStringConvertible {
+    let description: String
+    init(_ d: String) { description = d }
+}
