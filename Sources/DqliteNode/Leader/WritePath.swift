@@ -23,7 +23,10 @@ final class WritePath {
     }
 
     func run(_ sql: String, _ parameters: [Value], completion: @escaping (Result<StatementResult, NodeError>) -> Void) {
-        runFrom(Array(sql.utf8) + [0], offset: 0, parameters, StatementResult(), completion)
+        engine.barrierIfNeeded { error in
+            if let error { return completion(.failure(error)) }
+            self.runFrom(Array(sql.utf8) + [0], offset: 0, parameters, StatementResult(), completion)
+        }
     }
 
     private func runFrom(_ sql: [UInt8], offset: Int, _ parameters: [Value], _ previous: StatementResult,
@@ -42,6 +45,18 @@ final class WritePath {
             case .success(let r) where more: self.runFrom(sql, offset: next, [], r, completion)
             default: completion(outcome)
             }
+        }
+    }
+
+    /// `execute` once this leader has applied everything committed before it.
+    func executeAfterBarrier(_ stmt: OpaquePointer, parameters: [Value], finalize: Bool,
+                             completion: @escaping (Result<StatementResult, NodeError>) -> Void) {
+        engine.barrierIfNeeded { error in
+            if let error {
+                if finalize { sqlite3_finalize(stmt) }
+                return completion(.failure(error))
+            }
+            self.execute(stmt, parameters: parameters, finalize: finalize, completion: completion)
         }
     }
 

@@ -85,6 +85,39 @@ extension RaftEngine {
     }
 }
 
+extension RaftEngine {
+    /// A new leader may not have applied every committed entry yet; C dqlite then waits for a barrier before
+    /// serving SQL, so no read or write runs on a stale state (reference/dqlite.md §2.8).
+    func barrierIfNeeded(_ then: @escaping (NodeError?) -> Void) {
+        guard raft_last_applied(raft) < raft_last_index(raft) else { return then(nil) }
+        let req = UnsafeMutablePointer<raft_barrier>.allocate(capacity: 1)
+        req.initialize(to: raft_barrier())
+        req.pointee.data = Unmanaged.passRetained(BarrierCompletion(self, then)).toOpaque()
+        inFlight += 1
+        let rc = raft_barrier(raft, req) { req, status in
+            let c = Unmanaged<BarrierCompletion>.fromOpaque(req!.pointee.data).takeRetainedValue()
+            req!.deallocate()
+            c.engine.inFlight -= 1
+            c.done(status == 0 ? nil : RaftEngine.error(status))
+        }
+        if rc != 0 {
+            Unmanaged<BarrierCompletion>.fromOpaque(req.pointee.data).release()
+            req.deallocate()
+            inFlight -= 1
+            then(Self.error(rc))
+        }
+    }
+}
+
+private final class BarrierCompletion {
+    let engine: RaftEngine
+    let done: (NodeError?) -> Void
+    init(_ engine: RaftEngine, _ done: @escaping (NodeError?) -> Void) {
+        self.engine = engine
+        self.done = done
+    }
+}
+
 private final class Completion {
     let done: (NodeError?) -> Void
     init(_ done: @escaping (NodeError?) -> Void) { self.done = done }

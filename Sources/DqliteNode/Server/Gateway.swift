@@ -106,7 +106,7 @@ final class Gateway {
             guard let w = lookup(UInt64(db), reply) else { return }
             guard let stmt = statements[id] else { return reply(failure(ErrorCode.sqliteNotFound, "no statement with the given id")) }
             let isQuery = if case .query = request { true } else { false }
-            w.execute(stmt, parameters: params, finalize: false) { [weak self] outcome in
+            w.executeAfterBarrier(stmt, parameters: params, finalize: false) { [weak self] outcome in
                 self?.respond(outcome, rows: isQuery, reply)
             }
         case let .finalize(db, id):
@@ -127,7 +127,7 @@ final class Gateway {
                     sqlite3_finalize(stmt)
                     return reply(failure(ErrorCode.sqliteError, "nonempty statement tail"))
                 }
-                w.execute(stmt, parameters: params, finalize: true) { [weak self] outcome in self?.respond(outcome, rows: true, reply) }
+                w.executeAfterBarrier(stmt, parameters: params, finalize: true) { [weak self] outcome in self?.respond(outcome, rows: true, reply) }
             } catch {
                 reply(failure(error))
             }
