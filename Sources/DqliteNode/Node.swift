@@ -44,6 +44,10 @@ public final class Node: @unchecked Sendable, GatewayHost {
             }
             node.engineStorage = RaftEngine(id: id, address: address, loop: node.loop, vfs: node.vfs)
             node.listener = Listener(loop: node.loop.loop, transport: node.engine.transport)
+            node.listener.isPeer = { [unowned node] id, address in
+                let members = node.engine.configuration
+                return members.isEmpty || members.contains { $0.id == id && $0.address == address }
+            }
             node.listener.onClient = { [unowned node] connection, version, header, body in
                 let g = Gateway(host: node, connection: connection, version: version)
                 let key = ObjectIdentifier(connection)

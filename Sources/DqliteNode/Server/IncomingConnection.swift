@@ -45,8 +45,11 @@ final class IncomingConnection {
         guard !closing else { return }
         uv_read_start(stream, { h, _, buf in
             let c = Unmanaged<IncomingConnection>.fromOpaque(h!.pointee.data).takeUnretainedValue()
-            // Exactly the bytes still missing: nothing beyond the current message is consumed.
-            buf!.pointee = uv_buf_init((c.buffer + c.have).assumingMemoryBound(to: CChar.self), UInt32(c.need - c.have))
+            // At most the bytes still missing (nothing beyond the current message is consumed), and at most
+            // 64 KiB at a time: memory grows with what arrives, not with what a header announces.
+            let want = min(c.need - c.have, 64 * 1024)
+            c.reserve(c.have + want)
+            buf!.pointee = uv_buf_init((c.buffer + c.have).assumingMemoryBound(to: CChar.self), UInt32(want))
         }, { s, nread, _ in
             let c = Unmanaged<IncomingConnection>.fromOpaque(s!.pointee.data).takeUnretainedValue()
             c.received(nread)
@@ -80,13 +83,25 @@ final class IncomingConnection {
     }
 
     private func expect(_ n: Int, _ next: Phase) {
-        if n > capacity {
-            buffer.deallocate()
-            buffer = .allocate(byteCount: n, alignment: 8)
-            capacity = n
-        }
         need = n
         phase = next
+        if capacity > 1 << 20 && n <= 64 * 1024 {
+            // Give back the memory of a large message once it has been handled.
+            buffer.deallocate()
+            buffer = .allocate(byteCount: 64 * 1024, alignment: 8)
+            capacity = 64 * 1024
+        }
+    }
+
+    /// Grows the buffer to hold `bytes`, keeping what it holds.
+    fileprivate func reserve(_ bytes: Int) {
+        guard bytes > capacity else { return }
+        let grown = max(bytes, min(capacity * 2, need))
+        let fresh = UnsafeMutableRawPointer.allocate(byteCount: grown, alignment: 8)
+        fresh.copyMemory(from: buffer, byteCount: have)
+        buffer.deallocate()
+        buffer = fresh
+        capacity = grown
     }
 
     /// The first message decides: CONNECT (protocol v1 only) hands the stream to Raft; anything else is a
@@ -98,7 +113,6 @@ final class IncomingConnection {
                 return close()
             }
             uv_read_stop(stream)
-            handle.pointee.data = nil
             listener.handOver(self, id: id, address: address)
             return
         }

@@ -15,6 +15,10 @@ final class Listener {
     /// Called with each client connection once its first header has been read.
     var onClient: ((IncomingConnection, ProtocolVersion, MessageHeader, [UInt8]) -> Void)?
     var connections: [ObjectIdentifier: IncomingConnection] = [:]
+    /// Whether a CONNECT from (id, address) may become a Raft stream. C-Raft trusts its peers' bytes, so only
+    /// members of the configuration are let in (any peer while this node knows no configuration yet, so
+    /// that a joining node can hear from the leader).
+    var isPeer: (UInt64, String) -> Bool = { _, _ in true }
     private var closed = false
 
     init(loop: UnsafeMutablePointer<uv_loop_t>, transport: RaftTransport) {
@@ -58,7 +62,9 @@ final class Listener {
 
     /// A CONNECT arrived on `c`: its stream now belongs to Raft.
     func handOver(_ c: IncomingConnection, id: UInt64, address: String) {
+        guard isPeer(id, address) else { return c.close() }
         connections.removeValue(forKey: ObjectIdentifier(c))
+        c.handle.pointee.data = nil
         let stream = UnsafeMutableRawPointer(c.handle).assumingMemoryBound(to: uv_stream_t.self)
         if !transport.accept(id: id, address: address, stream: stream) {
             uv_close(UnsafeMutableRawPointer(c.handle).assumingMemoryBound(to: uv_handle_t.self)) { raft_free($0) }
