@@ -3,11 +3,15 @@ import DqliteClient
 import DqliteWire
 import LocalCluster
 
-/// The client against a real 3-node dqlite cluster (Debian's dqlite-demo: go-dqlite over C dqlite 1.11).
-final class RealClusterTests: XCTestCase {
-    private func startCluster() async throws -> ProcessCluster {
-        let cluster = try await ProcessCluster.start(nodes: 3)
-        addTeardownBlock { await cluster.stop() }
+/// One body of client tests, run against a real 3-node dqlite cluster (Debian's dqlite-demo: go-dqlite over
+/// C dqlite 1.11) and against a cluster of our dqlite-node processes: the same client, the same assertions.
+struct ClientConformance {
+    let kind: ProcessCluster.Kind
+    let test: XCTestCase
+
+    private func startCluster(nodes: Int = 3) async throws -> ProcessCluster {
+        let cluster = try await ProcessCluster.start(nodes: nodes, kind: kind)
+        test.addTeardownBlock { await cluster.stop() }
         return cluster
     }
 
@@ -20,7 +24,7 @@ final class RealClusterTests: XCTestCase {
         return c
     }
 
-    func testFindsTheLeaderFromAnyNode() async throws {
+    func findsTheLeaderFromAnyNode() async throws {
         let cluster = try await startCluster()
         let expected = try await DqliteClient(addresses: cluster.addresses).leaderAddress()
         for address in cluster.addresses {
@@ -30,7 +34,7 @@ final class RealClusterTests: XCTestCase {
         }
     }
 
-    func testTenThousandRowsOfEveryTypeRoundTripAcrossManyBatches() async throws {
+    func tenThousandRowsOfEveryTypeRoundTripAcrossManyBatches() async throws {
         let cluster = try await startCluster()
         let db = try await DqliteClient(addresses: cluster.addresses, config: fastConfig()).open("demo")
         try await db.exec("""
@@ -67,7 +71,7 @@ final class RealClusterTests: XCTestCase {
         await db.close()
     }
 
-    func testClosingACursorEarlyLeavesTheConnectionUsable() async throws {
+    func closingACursorEarlyLeavesTheConnectionUsable() async throws {
         let cluster = try await startCluster()
         let db = try await DqliteClient(addresses: cluster.addresses, config: fastConfig()).open("demo")
         try await db.exec("CREATE TABLE big (k INTEGER, v TEXT)")
@@ -105,7 +109,7 @@ final class RealClusterTests: XCTestCase {
         XCTAssertEqual(got2, 1)
     }
 
-    func testAFollowerRefusesWritesWithNotLeader() async throws {
+    func aFollowerRefusesWritesWithNotLeader() async throws {
         let cluster = try await startCluster()
         let leader = try await DqliteClient(addresses: cluster.addresses).leaderAddress()
         let follower = try XCTUnwrap(cluster.addresses.first { $0 != leader })
@@ -113,9 +117,12 @@ final class RealClusterTests: XCTestCase {
         defer { node.close() }
         let reported = try await node.leader()
         XCTAssertEqual(reported?.address, leader, "a follower reports the leader")
-        let opened = try await node.connection.call(.open(name: "demo", flags: 0, vfs: "volatile"), timeout: .seconds(5))
-        guard case .db(let db) = opened else { return XCTFail("OPEN on a follower: \(opened)") }
-        let reply = try await node.connection.call(.execSQL(db: UInt64(db), sql: "CREATE TABLE x (a)", parameters: []), timeout: .seconds(5))
+        // dqlite 1.11 opens the database on a follower and refuses the write; later dqlite (and our node)
+        // refuses the OPEN itself. Either way the answer is 10250.
+        var reply = try await node.connection.call(.open(name: "demo", flags: 0, vfs: "volatile"), timeout: .seconds(5))
+        if case .db(let db) = reply {
+            reply = try await node.connection.call(.execSQL(db: UInt64(db), sql: "CREATE TABLE x (a)", parameters: []), timeout: .seconds(5))
+        }
         guard case let .failure(code, message) = reply else { return XCTFail("expected FAILURE, got \(reply)") }
         XCTAssertEqual(code, ErrorCode.notLeader, message)
         let error = DqliteError.server(code: code, message: message)
@@ -124,7 +131,7 @@ final class RealClusterTests: XCTestCase {
         XCTAssertTrue(error.isRetryable)
     }
 
-    func testClusterAndAdminRequests() async throws {
+    func clusterAndAdminRequests() async throws {
         let cluster = try await startCluster()
         let client = try DqliteClient(addresses: cluster.addresses, config: fastConfig())
         let members = try await client.cluster()
@@ -162,9 +169,8 @@ final class RealClusterTests: XCTestCase {
         XCTAssertEqual(got4, [[.integer(1)]])
     }
 
-    func testAssignMovesAFourthNodeBetweenRoles() async throws {
-        let cluster = try await ProcessCluster.start(nodes: 4)
-        addTeardownBlock { await cluster.stop() }
+    func assignMovesAFourthNodeBetweenRoles() async throws {
+        let cluster = try await startCluster(nodes: 4)
         let client = try DqliteClient(addresses: cluster.addresses, config: fastConfig())
         let members = try await client.cluster()
         let extra = try XCTUnwrap(members.first { $0.knownRole != .voter })
@@ -175,7 +181,7 @@ final class RealClusterTests: XCTestCase {
         }
     }
 
-    func testSurvivesSigkillOfTheLeader() async throws {
+    func survivesSigkillOfTheLeader() async throws {
         let cluster = try await startCluster()
         let db = try await DqliteClient(addresses: cluster.addresses, config: fastConfig()).open("demo")
         try await db.exec("CREATE TABLE k (n INTEGER)")
