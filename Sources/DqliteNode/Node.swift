@@ -28,7 +28,7 @@ public final class Node: @unchecked Sendable, GatewayHost {
 
     /// Starts the node: its loop thread, the listener on `address`, then Raft from `dir`. When the dir holds
     /// no state yet, `bootstrap` lists the first configuration's voters (ids and addresses; empty: join later).
-    public init(id: UInt64, address: String, dir: String, bootstrap: [(UInt64, String)], settings: RaftSettings = RaftSettings(),
+    public init(id: UInt64, address: String, dir: String, bootstrap: [(UInt64, String)], settings: NodeSettings = NodeSettings(),
                 failureDomain: UInt64 = 0) async throws(NodeError) {
         self.id = id
         self.failureDomain = failureDomain
@@ -43,6 +43,10 @@ public final class Node: @unchecked Sendable, GatewayHost {
                 throw .system("\(error)")
             }
             node.engineStorage = RaftEngine(id: id, address: address, loop: node.loop, vfs: node.vfs)
+            let queue = BusyQueue(loop: node.loop)
+            node.engine.busyQueue = queue
+            node.engine.busyTimeoutMs = settings.busyTimeoutMs
+            node.vfs.onWriteLockReleased = { [unowned queue] database in queue.released(database) }
             node.listener = Listener(loop: node.loop.loop, transport: node.engine.transport)
             node.listener.isPeer = { [unowned node] id, address in
                 let members = node.engine.configuration
@@ -164,6 +168,7 @@ public final class Node: @unchecked Sendable, GatewayHost {
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             loop.submit {
                 self.listener.close()
+                self.engine.busyQueue?.close()
                 for w in self.leaders.values { w.connection.close() }
                 self.leaders.removeAll()
                 self.engine.close { c.resume() }

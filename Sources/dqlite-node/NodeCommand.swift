@@ -41,6 +41,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Entries kept in the log after a snapshot.")
     var snapshotTrailing: UInt32 = 8192
 
+    @Option(help: "Milliseconds a write waits for the write lock before failing with 'database is locked' (0: fail at once, as dqlite 1.11).")
+    var busyTimeout: UInt32 = 5000
+
     @Option(help: "Failure domain reported by DESCRIBE.")
     var failureDomain: UInt64 = 0
 
@@ -65,11 +68,12 @@ struct NodeCommand: AsyncParsableCommand {
             fail("\(error)")
         }
         let fresh = !NodeDirectory.hasState(dir)
-        var settings = RaftSettings()
+        var settings = NodeSettings()
         settings.electionTimeoutMs = electionTimeout
         settings.heartbeatTimeoutMs = heartbeatTimeout
         settings.snapshotThreshold = snapshotThreshold
         settings.snapshotTrailing = snapshotTrailing
+        settings.busyTimeoutMs = busyTimeout
         let node: Node
         do {
             node = try await Node(id: id, address: address, dir: dir, bootstrap: fresh && id == 1 ? [(id, address)] : [],

@@ -47,7 +47,7 @@ final class BadInputTests: XCTestCase {
         addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         let port = try freePort()
         let address = "127.0.0.1:\(port)"
-        var s = RaftSettings()
+        var s = NodeSettings()
         s.electionTimeoutMs = 300
         s.heartbeatTimeoutMs = 50
         let node = try await Node(id: 1, address: address, dir: dir, bootstrap: [(1, address)], settings: s)

@@ -7,14 +7,15 @@ import DqliteWire
 /// Our wire client against three of our nodes (in this process, real sockets): the gateway speaks
 /// protocol v1 as C dqlite does.
 final class ClientAgainstNodesTests: XCTestCase {
-    private func startCluster() async throws -> [Node] {
+    private func startCluster(busyTimeoutMs: UInt32 = 5000) async throws -> [Node] {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("dqlite-gw-\(UUID().uuidString)").path
         addTeardownBlock { try? FileManager.default.removeItem(atPath: root) }
         var voters: [(UInt64, String)] = []
         for i in 1...3 { voters.append((UInt64(i), "127.0.0.1:\(try freePort())")) }
-        var s = RaftSettings()
+        var s = NodeSettings()
         s.electionTimeoutMs = 400
         s.heartbeatTimeoutMs = 50
+        s.busyTimeoutMs = busyTimeoutMs
         var nodes: [Node] = []
         for (id, address) in voters {
             let dir = root + "/node\(id)"
@@ -90,5 +91,56 @@ final class ClientAgainstNodesTests: XCTestCase {
         try await db.exec("INSERT INTO t (id, i) VALUES (5000, 1)")
         let total = try await db.queryAll("SELECT count(*) FROM t").rows
         XCTAssertEqual(total, [[.integer(1001)]])
+    }
+
+    func testConcurrentWritersWaitTheirTurnInsteadOfFailing() async throws {
+        let nodes = try await startCluster()
+        let client = try DqliteClient(addresses: nodes.map(\.address), config: config())
+        let setup = try await client.open("demo")
+        try await setup.exec("CREATE TABLE kv (k TEXT PRIMARY KEY, v TEXT)")
+        let failures = try await withThrowingTaskGroup(of: Int.self) { group in
+            for w in 0..<8 {
+                group.addTask {
+                    let db = try await client.open("demo")
+                    var failed = 0
+                    for i in 0..<60 {
+                        do {
+                            try await db.exec("INSERT INTO kv VALUES (?, ?)", [.text("w\(w)-\(i)"), .text(String(repeating: "v", count: 512))])
+                        } catch {
+                            failed += 1
+                        }
+                    }
+                    return failed
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        XCTAssertEqual(failures, 0, "no writer saw 'database is locked'")
+        let rows = try await setup.queryAll("SELECT count(*) FROM kv").rows
+        XCTAssertEqual(rows, [[.integer(480)]])
+    }
+
+    func testAWriterGivesUpAtTheBusyTimeout() async throws {
+        let nodes = try await startCluster(busyTimeoutMs: 300)
+        let client = try DqliteClient(addresses: nodes.map(\.address), config: config())
+        let a = try await client.open("demo"), b = try await client.open("demo")
+        try await a.exec("CREATE TABLE t (n INTEGER)")
+        try await a.begin()
+        try await a.exec("INSERT INTO t VALUES (1)")  // a now holds the write lock until COMMIT
+        let start = ContinuousClock.now
+        do {
+            try await b.exec("INSERT INTO t VALUES (2)")
+            XCTFail("b wrote while a held the write lock")
+        } catch {
+            XCTAssertEqual(error.kind, .busy, "\(error)")
+            XCTAssertGreaterThanOrEqual(ContinuousClock.now - start, .milliseconds(250), "b waited for the busy timeout")
+        }
+        // b waits, and goes ahead as soon as a commits.
+        async let late = b.exec("INSERT INTO t VALUES (3)")
+        try await Task.sleep(for: .milliseconds(100))
+        try await a.commit()
+        _ = try await late
+        let rows = try await a.queryAll("SELECT n FROM t ORDER BY n").rows
+        XCTAssertEqual(rows, [[.integer(1)], [.integer(3)]])
     }
 }

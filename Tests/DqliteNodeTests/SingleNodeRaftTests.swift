@@ -13,8 +13,8 @@ final class SingleNodeRaftTests: XCTestCase {
         return dir
     }
 
-    private func settings(snapshotEvery threshold: UInt32 = 1024) -> RaftSettings {
-        var s = RaftSettings()
+    private func settings(snapshotEvery threshold: UInt32 = 1024) -> NodeSettings {
+        var s = NodeSettings()
         s.electionTimeoutMs = 300
         s.heartbeatTimeoutMs = 50
         s.snapshotThreshold = threshold
@@ -22,7 +22,7 @@ final class SingleNodeRaftTests: XCTestCase {
         return s
     }
 
-    private func startNode(_ dir: String, _ s: RaftSettings) async throws -> Node {
+    private func startNode(_ dir: String, _ s: NodeSettings) async throws -> Node {
         let address = "127.0.0.1:\(try freePort())"
         let node = try await Node(id: 1, address: address, dir: dir, bootstrap: [(1, address)], settings: s)
         try await node.waitUntilLeader(timeout: .seconds(10))

@@ -6,8 +6,8 @@ import DqliteWire
 /// Three real nodes in this process, each with its own loop thread, Raft log dir and VFS, talking Raft over
 /// loopback TCP through their shared-port listeners and the CONNECT handshake.
 final class ThreeNodeRaftTests: XCTestCase {
-    private func settings() -> RaftSettings {
-        var s = RaftSettings()
+    private func settings() -> NodeSettings {
+        var s = NodeSettings()
         s.electionTimeoutMs = 400
         s.heartbeatTimeoutMs = 50
         return s

@@ -61,16 +61,20 @@ final class WritePath {
     }
 
     /// Binds, steps `stmt` to the end collecting its rows, and replicates the transaction it committed, if
-    /// any, before `completion`.
-    func execute(_ stmt: OpaquePointer, parameters: [Value], finalize: Bool,
+    /// any, before `completion`. A write that finds the write lock taken waits for it (up to the busy
+    /// timeout) instead of failing at once.
+    func execute(_ stmt: OpaquePointer, parameters: [Value], finalize: Bool, deadline: UInt64? = nil,
                  completion: @escaping (Result<StatementResult, NodeError>) -> Void) {
-        defer { if finalize { sqlite3_finalize(stmt) } else { sqlite3_reset(stmt); sqlite3_clear_bindings(stmt) } }
-        guard engine.isLeader else { return completion(.failure(.notLeader)) }
+        func done(_ outcome: Result<StatementResult, NodeError>) {
+            if finalize { sqlite3_finalize(stmt) } else { sqlite3_reset(stmt); sqlite3_clear_bindings(stmt) }
+            completion(outcome)
+        }
+        guard engine.isLeader else { return done(.failure(.notLeader)) }
         var result = StatementResult()
         do {
             try connection.bind(stmt, parameters)
         } catch {
-            return completion(.failure(error))
+            return done(.failure(error))
         }
         result.columns = (0..<sqlite3_column_count(stmt)).map { String(cString: sqlite3_column_name(stmt, $0)) }
         while true {
@@ -79,17 +83,31 @@ final class WritePath {
                 result.rows.append(RowEncoding.row(stmt, connection))
                 continue
             }
+            if rc == SQLITE_BUSY, let queue = engine.busyQueue, engine.busyTimeoutMs > 0 {
+                // Plain SQLITE_BUSY: another transaction holds the write lock. Wait for its release.
+                let until = deadline ?? queue.now + UInt64(engine.busyTimeoutMs)
+                if queue.now < until {
+                    sqlite3_reset(stmt)
+                    queue.park(connection.database, timeoutMs: UInt32(clamping: until - queue.now), retry: { [self] in
+                        self.execute(stmt, parameters: parameters, finalize: finalize, deadline: until, completion: completion)
+                    }, expire: {
+                        done(.failure(.sqlite(SQLITE_BUSY, "database is locked")))
+                    })
+                    return
+                }
+            }
             if rc != SQLITE_DONE {
                 let error = connection.error(rc)
                 // A statement that failed may still have committed nothing; whatever was captured is dropped.
                 if engine.vfs.poll(database: connection.database) != nil { engine.vfs.abort(database: connection.database) }
-                return completion(.failure(error))
+                return done(.failure(error))
             }
             break
         }
         result.lastInsertID = sqlite3_last_insert_rowid(connection.db)
         result.rowsAffected = Int64(sqlite3_changes(connection.db))
-        guard let captured = engine.vfs.poll(database: connection.database) else { return completion(.success(result)) }
+        guard let captured = engine.vfs.poll(database: connection.database) else { return done(.success(result)) }
+        if finalize { sqlite3_finalize(stmt) } else { sqlite3_reset(stmt); sqlite3_clear_bindings(stmt) }
         replicate(captured, result, completion)
     }
 

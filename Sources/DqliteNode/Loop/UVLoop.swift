@@ -13,6 +13,8 @@ final class UVLoop: @unchecked Sendable {
     private let wakeup: UnsafeMutablePointer<uv_async_t>
     private let inbox = Mutex<(work: [@Sendable () -> Void], stopping: Bool)>(([], false))
     private var thread = pthread_t()
+    /// Work queued from the loop thread itself for its next turn (`later`); loop thread only.
+    private var nextTurn: [() -> Void] = []
     private let threadID = Atomic<UInt>(0)
     private let finished = Mutex<Bool>(false)
 
@@ -70,12 +72,21 @@ final class UVLoop: @unchecked Sendable {
         return try result.get()
     }
 
+    /// From the loop thread: runs `work` on the loop's next turn, outside whatever callback is running now.
+    func later(_ work: @escaping () -> Void) {
+        nextTurn.append(work)
+        uv_async_send(wakeup)
+    }
+
     private func drain() {
         let work = inbox.withLock { box -> [@Sendable () -> Void] in
             defer { box.work.removeAll() }
             return box.work
         }
+        let local = nextTurn
+        nextTurn.removeAll()
         for w in work { w() }
+        for w in local { w() }
     }
 
     /// Stops accepting work, runs `closeHandles` on the loop thread (it must close every handle it owns), and

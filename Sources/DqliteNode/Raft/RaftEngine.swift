@@ -6,12 +6,15 @@ import CSQLite
 import CUV
 import DqliteWire
 
-/// Settings of one node's Raft instance.
-public struct RaftSettings: Sendable {
+/// Settings of one node.
+public struct NodeSettings: Sendable {
     public var electionTimeoutMs: UInt32 = 3000
     public var heartbeatTimeoutMs: UInt32 = 500
     public var snapshotThreshold: UInt32 = 1024
     public var snapshotTrailing: UInt32 = 8192
+    /// How long a write waits for the write lock (held by another connection's transaction, or by one that
+    /// is replicating) before failing with SQLITE_BUSY. C dqlite 1.11 fails at once (0).
+    public var busyTimeoutMs: UInt32 = 5000
 
     public init() {}
 }
@@ -30,6 +33,9 @@ final class RaftEngine {
     private var initialised = false
     /// Applies waiting for their callbacks; raft_close must wait for them (reference P1).
     var inFlight = 0
+    /// Writers waiting for a write lock, and how long they may wait.
+    var busyQueue: BusyQueue?
+    var busyTimeoutMs: UInt32 = 0
 
     init(id: UInt64, address: String, loop: UVLoop, vfs: ReplicatingVFS) {
         self.id = id
@@ -49,7 +55,7 @@ final class RaftEngine {
     }
 
     /// raft_uv_init, raft_init, bootstrap (first start of a node that bootstraps), raft_start.
-    func start(dir: String, bootstrap voters: [(UInt64, String)], settings: RaftSettings) throws(NodeError) {
+    func start(dir: String, bootstrap voters: [(UInt64, String)], settings: NodeSettings) throws(NodeError) {
         var rc = raft_uv_init(io, loop.loop, dir, transport.transport)
         guard rc == 0 else { throw .raft(rc, "raft_uv_init in \(dir): \(errorMessage(io: true))") }
         fsm.pointee = RaftFSM.make(owner: Unmanaged.passUnretained(self).toOpaque())

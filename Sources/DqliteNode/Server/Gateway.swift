@@ -24,6 +24,9 @@ final class Gateway {
     private var statements: [UInt32: OpaquePointer] = [:]
     private var nextStatementID: UInt32 = 0
     private var closed = false
+    /// A request is being served (possibly waiting for Raft or for the write lock): its statements and
+    /// SQLite connection must outlive the client's disconnection until it completes.
+    private var serving = false
 
     init(host: GatewayHost, connection: IncomingConnection, version: ProtocolVersion) {
         self.host = host
@@ -37,6 +40,10 @@ final class Gateway {
     private func release() {
         guard !closed else { return }
         closed = true
+        if !serving { cleanUp() }
+    }
+
+    private func cleanUp() {
         for s in statements.values { sqlite3_finalize(s) }
         statements.removeAll()
         if let database, database.engine.vfs.databases[database.connection.database]?.heldForReplication != true {
@@ -51,8 +58,10 @@ final class Gateway {
             return connection.close()
         }
         connection.pause()
-        serve(request) { [weak self] responses in
-            guard let self, !self.closed else { return }
+        serving = true
+        serve(request) { [self] responses in
+            self.serving = false
+            if self.closed { return self.cleanUp() }
             var bytes: [UInt8] = []
             for r in responses {
                 guard let b = try? r.encoded(context: ResponseContext(clusterFormat: .v1, legacy: self.legacy)) else { continue }

@@ -11,6 +11,8 @@ final class DatabaseImage {
     var openCount = 0
     /// A polled transaction is replicating: the write lock is held on its behalf.
     var heldForReplication = false
+    /// Called whenever the write lock is released (by SQLite, or at the end of a replication).
+    var onWriteLockReleased: (() -> Void)?
 
     init(name: String) { self.name = name }
 

@@ -41,7 +41,10 @@ extension DatabaseImage {
                 for i in range where shm.shared[i] > 0 { shm.shared[i] -= 1 }
             } else {
                 for i in range where shm.exclusive[i] > 0 { shm.exclusive[i] = 0 }
-                if offset == 0 { wal.dropUncommittedPending() }
+                if offset == 0 {
+                    wal.dropUncommittedPending()
+                    onWriteLockReleased?()
+                }
             }
             return SQLITE_OK
         }
@@ -128,6 +131,7 @@ extension ReplicatingVFS {
             db.heldForReplication = false
             db.shm.exclusive[0] = 0
             db.hidePending()  // now exposes every committed frame, the new ones included
+            db.onWriteLockReleased?()
         } else if let region = db.shm.regions.first {
             WALIndex.invalidate(region)
         }
@@ -138,5 +142,6 @@ extension ReplicatingVFS {
         guard let db = databases[database], db.heldForReplication else { return }
         db.heldForReplication = false
         db.shm.exclusive[0] = 0
+        db.onWriteLockReleased?()
     }
 }

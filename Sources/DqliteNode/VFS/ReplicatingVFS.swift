@@ -12,6 +12,16 @@ public final class ReplicatingVFS {
     public let name: String
     var databases: [String: DatabaseImage] = [:]
     var memoryFiles: [String: MemoryFile] = [:]
+    /// Told the name of a database whose write lock was just released.
+    public var onWriteLockReleased: ((String) -> Void)?
+
+    /// Creates the image of a new database, wired to `onWriteLockReleased`.
+    func makeImage(_ name: String) -> DatabaseImage {
+        let db = DatabaseImage(name: name)
+        db.onWriteLockReleased = { [unowned self] in self.onWriteLockReleased?(name) }
+        return db
+    }
+
     /// How often SQLite slept waiting for a lock (see xSleep).
     public internal(set) var sleeps = 0
     private let vfs: UnsafeMutablePointer<sqlite3_vfs>

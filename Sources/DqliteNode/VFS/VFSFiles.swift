@@ -15,7 +15,7 @@ extension ReplicatingVFS {
         if flags & SQLITE_OPEN_MAIN_DB != 0, let name {
             if databases[name] == nil {
                 guard create else { return SQLITE_CANTOPEN }
-                databases[name] = DatabaseImage(name: name)
+                databases[name] = makeImage(name)
             }
             let db = databases[name]!
             db.openCount += 1

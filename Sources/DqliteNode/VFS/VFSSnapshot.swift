@@ -59,7 +59,7 @@ extension ReplicatingVFS {
         }
         // Everything parsed: only now change state, so a bad snapshot leaves the old one intact.
         for (name, pageSize, pages, header, frames) in parsed {
-            let db = databases[name] ?? DatabaseImage(name: name)
+            let db = databases[name] ?? makeImage(name)
             databases[name] = db
             db.pageSize = pageSize
             db.pages = pages
