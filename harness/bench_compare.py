@@ -7,7 +7,9 @@ For each worker count, three runs on fresh clusters (all real dqlite 1.11, same 
                inside the leader's process (the first setup of its help text);
   go-follower  the same with the driver on node 3, a follower: its client reaches the leader over TCP, as
                every external client does (the second setup of its help text);
-  swift        our dqlite-bench, a separate process, driving a 3-node cluster of dqlite-benchmark nodes.
+  swift        our dqlite-bench, a separate process, driving a 3-node cluster of dqlite-benchmark nodes;
+  swift-node   our dqlite-bench driving a 3-node cluster of our dqlite-node (with --node PATH; default
+               .build/release/dqlite-node when it exists), default settings (busy timeout 5 s).
 Prints ops/s, latency percentiles, errors by class and our client's CPU time per operation, with the medians
 over --repeat rounds, plus our/go throughput ratios.
 
@@ -116,8 +118,28 @@ def run_go(root, workers, duration, workload, driver_node, tag):
             "p99_ms": percentile(lat, 99), "max_ms": lat[-1] if lat else 0.0, "errors": classify(errs), "cpu_us_per_op": None}
 
 
-def run_ours(root, bench, workers, duration, workload):
-    n = Nodes(root, f"swift-{workload}-{workers}-{time.time_ns()}")
+class SwiftNodes(Nodes):
+    """Three dqlite-node processes: id 1 bootstraps, 2 and 3 join it."""
+
+    def __init__(self, root, name, binary):
+        self.root = os.path.join(root, name)
+        self.addresses = [f"127.0.0.1:{free_port()}" for _ in range(3)]
+        self.procs = []
+        for i, addr in enumerate(self.addresses):
+            d = os.path.join(self.root, f"node{i + 1}")
+            os.makedirs(d)
+            args = [binary, "--id", str(i + 1), "--address", addr, "--dir", d]
+            if i > 0:
+                args += ["--join", self.addresses[0]]
+            log = open(os.path.join(self.root, f"node{i + 1}.log"), "w")
+            self.procs.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+
+
+def run_ours(root, bench, workers, duration, workload, node_binary=None):
+    if node_binary:
+        n = SwiftNodes(root, f"swiftnode-{workload}-{workers}-{time.time_ns()}", node_binary)
+    else:
+        n = Nodes(root, f"swift-{workload}-{workers}-{time.time_ns()}")
     try:
         n.wait_voters()
         results = os.path.join(n.root, "results.json")
@@ -146,6 +168,8 @@ def main():
     ap.add_argument("--bench", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release", "dqlite-bench"))
     ap.add_argument("--json", help="also write all figures to this file")
     ap.add_argument("--repeat", type=int, default=1, help="rounds per cell; the medians are reported")
+    ap.add_argument("--node", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release", "dqlite-node"),
+                    help="our dqlite-node binary; its cluster is benchmarked too when it exists")
     a = ap.parse_args()
     for exe in (GO_BENCH, GO_SHELL, a.bench):
         if not os.access(exe, os.X_OK):
@@ -154,6 +178,8 @@ def main():
     configs = [("go dqlite-benchmark, driver in leader", lambda w: run_go(root, w, a.duration, a.workload, 0, "leader")),
                ("go dqlite-benchmark, driver on follower", lambda w: run_go(root, w, a.duration, a.workload, 2, "follower")),
                ("swift dqlite-bench", lambda w: run_ours(root, a.bench, w, a.duration, a.workload))]
+    if os.access(a.node, os.X_OK):
+        configs.append(("swift dqlite-bench on swift dqlite-node", lambda w: run_ours(root, a.bench, w, a.duration, a.workload, a.node)))
     results = {}
     try:
         for w in [int(x) for x in a.workers.split(",")]:
@@ -186,6 +212,8 @@ def main():
         for name, _ in configs[:2]:
             ratio = swift / ops[name] if ops[name] else float("inf")
             print(f"{w:>7} {'ratio swift / ' + name[20:]:<40} {ratio:>8.2f}")
+        if "swift dqlite-bench on swift dqlite-node" in ops and swift:
+            print(f"{w:>7} {'ratio swift node / real dqlite (same bench)':<40} {ops['swift dqlite-bench on swift dqlite-node'] / swift:>8.2f}")
         summary.append({"workers": w, "runs": {name: results[(w, name)] for name, _ in configs}})
     if a.json:
         json.dump(summary, open(a.json, "w"), indent=1)

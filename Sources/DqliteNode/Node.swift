@@ -122,6 +122,11 @@ public final class Node: @unchecked Sendable, GatewayHost {
         }
     }
 
+    /// Frames in this node's WAL for `database` (for tests of checkpointing).
+    func walFrameCount(database: String) async throws(NodeError) -> Int {
+        try await loop.run { () throws(NodeError) in self.vfs.databases[database]?.wal.frames.count ?? 0 }
+    }
+
     /// The leader as this node knows it.
     public var leader: (id: UInt64, address: String)? {
         get async {

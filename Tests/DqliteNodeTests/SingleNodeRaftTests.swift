@@ -92,3 +92,18 @@ final class SingleNodeRaftTests: XCTestCase {
         await node.stop()
     }
 }
+
+extension SingleNodeRaftTests {
+    func testTheWALIsCheckpointedSoMemoryStaysBounded() async throws {
+        let node = try await startNode(try tempDir(), settings())
+        _ = try await node.execute(database: "demo", sql: "CREATE TABLE t (n INTEGER, pad TEXT)")
+        for i in 0..<1500 {
+            _ = try await node.execute(database: "demo", sql: "INSERT INTO t VALUES (?, ?)", parameters: [.integer(Int64(i)), .text(String(repeating: "p", count: 300))])
+        }
+        let frames = try await node.walFrameCount(database: "demo")
+        XCTAssertLessThan(frames, 1000, "the WAL was truncated by a checkpoint")
+        let rows = try await node.execute(database: "demo", sql: "SELECT count(*), sum(n) FROM t").rows
+        XCTAssertEqual(rows, [[.integer(1500), .integer(1499 * 1500 / 2)]])
+        await node.stop()
+    }
+}

@@ -31,6 +31,10 @@ final class RaftEngine {
     let io = UnsafeMutablePointer<raft_io>.allocate(capacity: 1)
     let fsm = UnsafeMutablePointer<raft_fsm>.allocate(capacity: 1)
     private var initialised = false
+    /// WAL frames that trigger a checkpoint.
+    var checkpointThreshold = 1000
+    /// One connection per database for checkpoints.
+    var checkpointers: [String: SQLiteConnection] = [:]
     /// Applies waiting for their callbacks; raft_close must wait for them (reference P1).
     var inFlight = 0
     /// Writers waiting for a write lock, and how long they may wait.
@@ -112,6 +116,7 @@ final class RaftEngine {
             } catch {
                 return RAFT_IOERR
             }
+            maybeCheckpoint(database)
         case .open(let database):
             do { try ensureDatabase(database) } catch { return RAFT_IOERR }
         case .undo, .checkpoint:
@@ -126,6 +131,24 @@ final class RaftEngine {
         guard vfs.databases[name] == nil else { return }
         let c = try SQLiteConnection(vfs: vfs, database: name)
         c.close()
+    }
+
+    /// Every node checkpoints on its own once the WAL holds `checkpointThreshold` frames (C dqlite: 1000),
+    /// so memory stays bounded. Only TRUNCATE checkpoints are safe with the replicating VFS, and only while no
+    /// connection holds a wal-index lock (a reader's snapshot, a writer's transaction).
+    func maybeCheckpoint(_ name: String) {
+        guard let db = vfs.databases[name], db.wal.frames.count >= checkpointThreshold, !db.heldForReplication,
+              db.shm.shared.allSatisfy({ $0 == 0 }), db.shm.exclusive.allSatisfy({ $0 == 0 }) else { return }
+        let connection: SQLiteConnection
+        if let c = checkpointers[name] {
+            connection = c
+        } else {
+            guard let c = try? SQLiteConnection(vfs: vfs, database: name) else { return }
+            checkpointers[name] = c
+            connection = c
+        }
+        var log: Int32 = 0, done: Int32 = 0
+        sqlite3_wal_checkpoint_v2(connection.db, nil, SQLITE_CHECKPOINT_TRUNCATE, &log, &done)
     }
 
     func snapshotBytes() -> [UInt8]? {
@@ -147,6 +170,8 @@ final class RaftEngine {
     /// raft_close once nothing is in flight (C-Raft 0.15 crashes closing a leader with applies pending),
     /// then raft_uv_close; `done` runs on the loop thread when it is all over.
     func close(_ done: @escaping () -> Void) {
+        for c in checkpointers.values { c.close() }
+        checkpointers.removeAll()
         guard initialised else { return done() }
         closeDone = done
         raft_close(raft) { r in
