@@ -44,6 +44,9 @@ struct NodeCommand: AsyncParsableCommand {
     @Option(help: "Milliseconds a write waits for the write lock before failing with 'database is locked' (0: fail at once, as dqlite 1.11).")
     var busyTimeout: UInt32 = 5000
 
+    @Flag(help: "Serve reads without confirming leadership (dqlite's behaviour; a deposed leader may answer stale data).")
+    var staleReads = false
+
     @Option(help: "Failure domain reported by DESCRIBE.")
     var failureDomain: UInt64 = 0
 
@@ -74,6 +77,7 @@ struct NodeCommand: AsyncParsableCommand {
         settings.snapshotThreshold = snapshotThreshold
         settings.snapshotTrailing = snapshotTrailing
         settings.busyTimeoutMs = busyTimeout
+        settings.staleReads = staleReads
         let node: Node
         do {
             node = try await Node(id: id, address: address, dir: dir, bootstrap: fresh && id == 1 ? [(id, address)] : [],

@@ -13,7 +13,7 @@ final class ThreeNodeRaftTests: XCTestCase {
         return s
     }
 
-    private func waitFor(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
+    func waitFor(_ what: String, timeout: Duration = .seconds(20), _ condition: () async throws -> Bool) async throws {
         let deadline = ContinuousClock.now + timeout
         while try await !condition() {
             guard ContinuousClock.now < deadline else { return XCTFail("timed out waiting for \(what)") }
@@ -21,7 +21,7 @@ final class ThreeNodeRaftTests: XCTestCase {
         }
     }
 
-    private func leaderOf(_ nodes: [Node]) async -> Node? {
+    func leaderOf(_ nodes: [Node]) async -> Node? {
         for n in nodes where await n.isLeader { return n }
         return nil
     }
@@ -74,6 +74,51 @@ final class ThreeNodeRaftTests: XCTestCase {
         let other = try XCTUnwrap(rest.first { $0 !== next })
         try await waitFor("the remaining follower") {
             try await other.readLocal(database: "demo", sql: "SELECT count(*) FROM t") == [[.integer(201)]]
+        }
+    }
+}
+
+extension ThreeNodeRaftTests {
+    private func cluster(staleReads: Bool) async throws -> [Node] {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("dqlite-reads-\(UUID().uuidString)").path
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: root) }
+        var voters: [(UInt64, String)] = []
+        for i in 1...3 { voters.append((UInt64(i), "127.0.0.1:\(try freePort())")) }
+        var s = NodeSettings()
+        s.electionTimeoutMs = 2000
+        s.heartbeatTimeoutMs = 100
+        s.staleReads = staleReads
+        var nodes: [Node] = []
+        for (id, address) in voters {
+            let dir = root + "/node\(id)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            nodes.append(try await Node(id: id, address: address, dir: dir, bootstrap: voters, settings: s))
+        }
+        let all = nodes
+        addTeardownBlock { for n in all { await n.stop() } }
+        return nodes
+    }
+
+    /// Cut off from its quorum, a leader that does not know it yet must not answer reads by default; with
+    /// stale reads (C dqlite's behaviour) it does.
+    func testAnIsolatedLeaderAnswersNoLinearizableRead() async throws {
+        for stale in [false, true] {
+            let nodes = try await cluster(staleReads: stale)
+            var leader: Node?
+            try await waitFor("a leader") { leader = await leaderOf(nodes); return leader != nil }
+            let l = try XCTUnwrap(leader)
+            _ = try await l.execute(database: "demo", sql: "CREATE TABLE t (n INTEGER)")
+            _ = try await l.execute(database: "demo", sql: "INSERT INTO t VALUES (1)")
+            for n in nodes where n !== l { await n.stop() }
+            do {
+                let rows = try await l.execute(database: "demo", sql: "SELECT count(*) FROM t").rows
+                XCTAssertTrue(stale, "an isolated leader answered a linearizable read: \(rows)")
+                XCTAssertEqual(rows, [[.integer(1)]])
+            } catch {
+                XCTAssertFalse(stale, "stale reads should be answered: \(error)")
+                XCTAssertTrue([NodeError.leadershipLost, .notLeader].contains(error), "\(error)")
+            }
+            await l.stop()
         }
     }
 }

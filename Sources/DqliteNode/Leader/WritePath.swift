@@ -23,10 +23,7 @@ final class WritePath {
     }
 
     func run(_ sql: String, _ parameters: [Value], completion: @escaping (Result<StatementResult, NodeError>) -> Void) {
-        engine.barrierIfNeeded { error in
-            if let error { return completion(.failure(error)) }
-            self.runFrom(Array(sql.utf8) + [0], offset: 0, parameters, StatementResult(), completion)
-        }
+        runFrom(Array(sql.utf8) + [0], offset: 0, parameters, StatementResult(), completion)
     }
 
     private func runFrom(_ sql: [UInt8], offset: Int, _ parameters: [Value], _ previous: StatementResult,
@@ -40,7 +37,7 @@ final class WritePath {
         }
         guard let stmt else { return completion(.success(previous)) }  // only whitespace or comments left
         let more = next < sql.count - 1
-        execute(stmt, parameters: offset == 0 ? parameters : [], finalize: true) { outcome in
+        executeAfterBarrier(stmt, parameters: offset == 0 ? parameters : [], finalize: true) { outcome in
             switch outcome {
             case .success(let r) where more: self.runFrom(sql, offset: next, [], r, completion)
             default: completion(outcome)
@@ -48,10 +45,14 @@ final class WritePath {
         }
     }
 
-    /// `execute` once this leader has applied everything committed before it.
+    /// `execute` once this leader has applied everything committed before it, and, for a read-only
+    /// statement outside a transaction that has written, once a quorum has confirmed it still leads.
     func executeAfterBarrier(_ stmt: OpaquePointer, parameters: [Value], finalize: Bool,
                              completion: @escaping (Result<StatementResult, NodeError>) -> Void) {
-        engine.barrierIfNeeded { error in
+        let isRead = sqlite3_stmt_readonly(stmt) != 0
+        let confirm: (@escaping (NodeError?) -> Void) -> Void =
+            if isRead, let reads = engine.readConfirmation { reads.confirm } else { engine.barrierIfNeeded }
+        confirm { error in
             if let error {
                 if finalize { sqlite3_finalize(stmt) }
                 return completion(.failure(error))

@@ -90,6 +90,11 @@ extension RaftEngine {
     /// serving SQL, so no read or write runs on a stale state (reference/dqlite.md §2.8).
     func barrierIfNeeded(_ then: @escaping (NodeError?) -> Void) {
         guard raft_last_applied(raft) < raft_last_index(raft) else { return then(nil) }
+        barrier(then)
+    }
+
+    /// Appends a barrier entry; `then` runs once it is applied here.
+    func barrier(_ then: @escaping (NodeError?) -> Void) {
         let req = UnsafeMutablePointer<raft_barrier>.allocate(capacity: 1)
         req.initialize(to: raft_barrier())
         req.pointee.data = Unmanaged.passRetained(BarrierCompletion(self, then)).toOpaque()
@@ -105,6 +110,33 @@ extension RaftEngine {
             req.deallocate()
             inFlight -= 1
             then(Self.error(rc))
+        }
+    }
+}
+
+/// Confirms leadership for reads (linearizable reads): each read waits for a Raft barrier that started after
+/// the read arrived, and all the reads waiting at that moment share it. A barrier commits only through a
+/// quorum of the current term, so a deposed leader cannot answer a read from a stale state.
+final class ReadConfirmation {
+    private unowned let engine: RaftEngine
+    private var waiting: [(NodeError?) -> Void] = []
+    private var inFlight = false
+
+    init(engine: RaftEngine) { self.engine = engine }
+
+    func confirm(_ then: @escaping (NodeError?) -> Void) {
+        waiting.append(then)
+        if !inFlight { start() }
+    }
+
+    private func start() {
+        let batch = waiting
+        waiting.removeAll()
+        inFlight = true
+        engine.barrier { [self] error in
+            inFlight = false
+            for b in batch { b(error) }
+            if !waiting.isEmpty { start() }
         }
     }
 }

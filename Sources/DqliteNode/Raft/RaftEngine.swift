@@ -15,6 +15,9 @@ public struct NodeSettings: Sendable {
     /// How long a write waits for the write lock (held by another connection's transaction, or by one that
     /// is replicating) before failing with SQLITE_BUSY. C dqlite 1.11 fails at once (0).
     public var busyTimeoutMs: UInt32 = 5000
+    /// Serve reads without confirming leadership first (C dqlite's behaviour: a deposed leader may answer
+    /// from a stale state for up to an election timeout). Off: reads are linearizable.
+    public var staleReads = false
 
     public init() {}
 }
@@ -37,6 +40,8 @@ final class RaftEngine {
     var checkpointers: [String: SQLiteConnection] = [:]
     /// Applies waiting for their callbacks; raft_close must wait for them (reference P1).
     var inFlight = 0
+    /// Leadership confirmations for reads; nil with stale reads.
+    var readConfirmation: ReadConfirmation?
     /// Writers waiting for a write lock, and how long they may wait.
     var busyQueue: BusyQueue?
     var busyTimeoutMs: UInt32 = 0
