@@ -95,27 +95,29 @@ def run_go(root, workers, duration, workload, driver_node, tag):
             raise RuntimeError(f"dqlite-benchmark driver failed; see {n.root}/node{driver_node + 1}.log")
     finally:
         n.stop()
-    ok, errs, lat = 0, [], []
-    for f in glob.glob(os.path.join(n.root, f"node{driver_node + 1}", "*", "results", "*-exec-*")):
-        if "-exec-" not in f and workload == "kvwrite":
-            continue
-        section = None
-        for line in open(f):
-            line = line.rstrip("\n")
-            if line.startswith("measurements"):
-                section = "m"; continue
-            if line == "errors":
-                section = "e"; continue
-            if not line or section is None:
-                continue
-            parts = line.split(" ", 1)
-            if section == "m" and "-exec-" in f:
-                lat.append(float(parts[1])); ok += 1
-            elif section == "e" and "-exec-" in f:
-                errs.append(parts[1] if len(parts) > 1 else "")
-    lat.sort()
-    return {"ops_per_s": ok / duration, "ok": ok, "p50_ms": percentile(lat, 50), "p90_ms": percentile(lat, 90),
-            "p99_ms": percentile(lat, 99), "max_ms": lat[-1] if lat else 0.0, "errors": classify(errs), "cpu_us_per_op": None}
+    out = {}
+    for kind in ("exec", "query"):
+        ok, errs, lat = 0, [], []
+        for f in glob.glob(os.path.join(n.root, f"node{driver_node + 1}", "*", "results", f"*-{kind}-*")):
+            section = None
+            for line in open(f):
+                line = line.rstrip("\n")
+                if line.startswith("measurements"):
+                    section = "m"; continue
+                if line == "errors":
+                    section = "e"; continue
+                if not line or section is None:
+                    continue
+                parts = line.split(" ", 1)
+                if section == "m":
+                    lat.append(float(parts[1])); ok += 1
+                else:
+                    errs.append(parts[1] if len(parts) > 1 else "")
+        lat.sort()
+        out[kind] = {"ops_per_s": ok / duration, "ok": ok, "p50_ms": percentile(lat, 50), "p90_ms": percentile(lat, 90),
+                     "p99_ms": percentile(lat, 99), "max_ms": lat[-1] if lat else 0.0, "errors": classify(errs),
+                     "cpu_us_per_op": None}
+    return out
 
 
 class SwiftNodes(Nodes):
@@ -151,13 +153,16 @@ def run_ours(root, bench, workers, duration, workload, node_binary=None):
         j = json.load(open(results))
     finally:
         n.stop()
-    e = j["exec"]
-    locked = e["errors"].get("locked/busy", 0)
-    nl = e["errors"].get("not leader", 0)
-    other = sum(e["errors"].values()) - locked - nl
-    return {"ops_per_s": e["ops_per_s"], "ok": e["ok"], "p50_ms": e["p50_ms"], "p90_ms": e["p90_ms"], "p99_ms": e["p99_ms"],
-            "max_ms": e["max_ms"], "errors": {"locked/busy": locked, "not leader": nl, "other": other},
-            "cpu_us_per_op": j["cpu_us_per_op"]}
+    out = {}
+    for kind in ("exec", "query"):
+        e = j[kind]
+        locked = e["errors"].get("locked/busy", 0)
+        nl = e["errors"].get("not leader", 0)
+        other = sum(e["errors"].values()) - locked - nl
+        out[kind] = {"ops_per_s": e["ops_per_s"], "ok": e["ok"], "p50_ms": e["p50_ms"], "p90_ms": e["p90_ms"],
+                     "p99_ms": e["p99_ms"], "max_ms": e["max_ms"], "errors": {"locked/busy": locked, "not leader": nl, "other": other},
+                     "cpu_us_per_op": j["cpu_us_per_op"]}
+    return out
 
 
 def main():
@@ -196,24 +201,26 @@ def main():
     def med_errors(runs, cls):
         return sorted(x["errors"][cls] for x in runs)[len(runs) // 2]
 
-    print(f"\n{a.workload}, {a.duration} s per run, median of {a.repeat}, 3-node real dqlite (go-dqlite 1.11.5 / libdqlite 1.11.1) on loopback")
-    print(f"{'workers':>7} {'client':<40} {'ops/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'locked':>7} {'notldr':>6} {'other':>5} {'CPU us/op':>9}")
+    print(f"\n{a.workload}, {a.duration} s per run, median of {a.repeat}, 3-node clusters on loopback (real dqlite: go-dqlite 1.11.5 / libdqlite 1.11.1)")
+    print(f"{'workers':>7} {'query':<5} {'client':<40} {'ops/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'locked':>7} {'notldr':>6} {'other':>5} {'CPU us/op':>9}")
     summary = []
+    kinds = ["exec", "query"] if a.workload == "kvreadwrite" else ["exec"]
     for w in sorted({k[0] for k in results}):
-        ops = {}
-        for name, _ in configs:
-            runs = results[(w, name)]
-            ops[name] = median(runs, "ops_per_s")
-            cpu = f"{median(runs, 'cpu_us_per_op'):.1f}" if runs[0]["cpu_us_per_op"] is not None else "-"
-            print(f"{w:>7} {name:<40} {ops[name]:>8.1f} {median(runs, 'p50_ms'):>7.2f} {median(runs, 'p90_ms'):>7.2f} "
-                  f"{median(runs, 'p99_ms'):>7.2f} {median(runs, 'max_ms'):>7.1f} {med_errors(runs, 'locked/busy'):>7} "
-                  f"{med_errors(runs, 'not leader'):>6} {med_errors(runs, 'other'):>5} {cpu:>9}")
-        swift = ops["swift dqlite-bench"]
-        for name, _ in configs[:2]:
-            ratio = swift / ops[name] if ops[name] else float("inf")
-            print(f"{w:>7} {'ratio swift / ' + name[20:]:<40} {ratio:>8.2f}")
-        if "swift dqlite-bench on swift dqlite-node" in ops and swift:
-            print(f"{w:>7} {'ratio swift node / real dqlite (same bench)':<40} {ops['swift dqlite-bench on swift dqlite-node'] / swift:>8.2f}")
+        for kind in kinds:
+            ops = {}
+            for name, _ in configs:
+                runs = [r[kind] for r in results[(w, name)]]
+                ops[name] = median(runs, "ops_per_s")
+                cpu = f"{median(runs, 'cpu_us_per_op'):.1f}" if runs[0]["cpu_us_per_op"] is not None else "-"
+                print(f"{w:>7} {kind:<5} {name:<40} {ops[name]:>8.1f} {median(runs, 'p50_ms'):>7.2f} {median(runs, 'p90_ms'):>7.2f} "
+                      f"{median(runs, 'p99_ms'):>7.2f} {median(runs, 'max_ms'):>7.1f} {med_errors(runs, 'locked/busy'):>7} "
+                      f"{med_errors(runs, 'not leader'):>6} {med_errors(runs, 'other'):>5} {cpu:>9}")
+            swift = ops["swift dqlite-bench"]
+            for name, _ in configs[:2]:
+                ratio = swift / ops[name] if ops[name] else float("inf")
+                print(f"{w:>7} {kind:<5} {'ratio swift / ' + name[20:]:<40} {ratio:>8.2f}")
+            if "swift dqlite-bench on swift dqlite-node" in ops and swift:
+                print(f"{w:>7} {kind:<5} {'ratio swift node / real dqlite (same bench)':<40} {ops['swift dqlite-bench on swift dqlite-node'] / swift:>8.2f}")
         summary.append({"workers": w, "runs": {name: results[(w, name)] for name, _ in configs}})
     if a.json:
         json.dump(summary, open(a.json, "w"), indent=1)
