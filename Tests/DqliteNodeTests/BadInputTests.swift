@@ -1,4 +1,5 @@
 import XCTest
+import LocalCluster
 import Foundation
 import DqliteClient
 import DqliteWire
@@ -45,7 +46,7 @@ final class BadInputTests: XCTestCase {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dqlite-fuzz-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        let port = try freePort()
+        let port = try freeLoopbackPort()
         let address = "127.0.0.1:\(port)"
         var s = NodeSettings()
         s.electionTimeoutMs = 300

@@ -1,4 +1,5 @@
 import XCTest
+import LocalCluster
 import Foundation
 import DqliteClient
 import DqliteWire
@@ -8,23 +9,11 @@ import DqliteWire
 /// protocol v1 as C dqlite does.
 final class ClientAgainstNodesTests: XCTestCase {
     private func startCluster(busyTimeoutMs: UInt32 = 5000) async throws -> [Node] {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("dqlite-gw-\(UUID().uuidString)").path
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: root) }
-        var voters: [(UInt64, String)] = []
-        for i in 1...3 { voters.append((UInt64(i), "127.0.0.1:\(try freePort())")) }
         var s = NodeSettings()
         s.electionTimeoutMs = 400
         s.heartbeatTimeoutMs = 50
         s.busyTimeoutMs = busyTimeoutMs
-        var nodes: [Node] = []
-        for (id, address) in voters {
-            let dir = root + "/node\(id)"
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            nodes.append(try await Node(id: id, address: address, dir: dir, bootstrap: voters, settings: s))
-        }
-        let all = nodes
-        addTeardownBlock { for n in all { await n.stop() } }
-        return nodes
+        return try await startInProcessCluster(self, settings: s)
     }
 
     private func config() -> ClientConfig {

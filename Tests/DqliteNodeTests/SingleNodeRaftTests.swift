@@ -1,4 +1,5 @@
 import XCTest
+import LocalCluster
 import Foundation
 import DqliteWire
 @testable import DqliteNode
@@ -23,7 +24,7 @@ final class SingleNodeRaftTests: XCTestCase {
     }
 
     private func startNode(_ dir: String, _ s: NodeSettings) async throws -> Node {
-        let address = "127.0.0.1:\(try freePort())"
+        let address = "127.0.0.1:\(try freeLoopbackPort())"
         let node = try await Node(id: 1, address: address, dir: dir, bootstrap: [(1, address)], settings: s)
         try await node.waitUntilLeader(timeout: .seconds(10))
         return node

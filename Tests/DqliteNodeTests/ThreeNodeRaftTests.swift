@@ -1,4 +1,5 @@
 import XCTest
+import LocalCluster
 import Foundation
 import DqliteWire
 @testable import DqliteNode
@@ -27,19 +28,7 @@ final class ThreeNodeRaftTests: XCTestCase {
     }
 
     func testThreeNodesReplicateAndSurviveTheLossOfTheLeader() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("dqlite-3nodes-\(UUID().uuidString)").path
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: root) }
-        var voters: [(UInt64, String)] = []
-        for i in 1...3 { voters.append((UInt64(i), "127.0.0.1:\(try freePort())")) }
-        var nodes: [Node] = []
-        for (id, address) in voters {
-            let dir = root + "/node\(id)"
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            nodes.append(try await Node(id: id, address: address, dir: dir, bootstrap: voters, settings: settings()))
-        }
-        let all = nodes
-        addTeardownBlock { for n in all { await n.stop() } }
-
+        let nodes = try await startInProcessCluster(self, settings: settings())
         var leader: Node?
         try await waitFor("a leader") { leader = await leaderOf(nodes); return leader != nil }
         let first = try XCTUnwrap(leader)
@@ -80,23 +69,11 @@ final class ThreeNodeRaftTests: XCTestCase {
 
 extension ThreeNodeRaftTests {
     private func cluster(staleReads: Bool) async throws -> [Node] {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("dqlite-reads-\(UUID().uuidString)").path
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: root) }
-        var voters: [(UInt64, String)] = []
-        for i in 1...3 { voters.append((UInt64(i), "127.0.0.1:\(try freePort())")) }
         var s = NodeSettings()
         s.electionTimeoutMs = 2000
         s.heartbeatTimeoutMs = 100
         s.staleReads = staleReads
-        var nodes: [Node] = []
-        for (id, address) in voters {
-            let dir = root + "/node\(id)"
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            nodes.append(try await Node(id: id, address: address, dir: dir, bootstrap: voters, settings: s))
-        }
-        let all = nodes
-        addTeardownBlock { for n in all { await n.stop() } }
-        return nodes
+        return try await startInProcessCluster(self, settings: s)
     }
 
     /// Cut off from its quorum, a leader that does not know it yet must not answer reads by default; with

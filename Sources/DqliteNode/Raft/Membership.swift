@@ -49,9 +49,9 @@ extension RaftEngine {
     func change(_ change: MembershipChange, completion: @escaping (NodeError?) -> Void) {
         let req = UnsafeMutablePointer<raft_change>.allocate(capacity: 1)
         req.initialize(to: raft_change())
-        req.pointee.data = Unmanaged.passRetained(Completion(completion)).toOpaque()
+        req.pointee.data = Unmanaged.passRetained(Callback(self, completion)).toOpaque()
         let cb: raft_change_cb = { req, status in
-            let c = Unmanaged<Completion>.fromOpaque(req!.pointee.data).takeRetainedValue()
+            let c = Unmanaged<Callback>.fromOpaque(req!.pointee.data).takeRetainedValue()
             req!.deallocate()
             c.done(status == 0 ? nil : RaftEngine.error(status))
         }
@@ -61,7 +61,7 @@ extension RaftEngine {
         case .remove(let id): raft_remove(raft, req, id, cb)
         }
         if rc != 0 {
-            Unmanaged<Completion>.fromOpaque(req.pointee.data).release()
+            Unmanaged<Callback>.fromOpaque(req.pointee.data).release()
             req.deallocate()
             completion(Self.error(rc))
         }
@@ -71,14 +71,14 @@ extension RaftEngine {
     func transfer(to id: UInt64, completion: @escaping (NodeError?) -> Void) {
         let req = UnsafeMutablePointer<raft_transfer>.allocate(capacity: 1)
         req.initialize(to: raft_transfer())
-        req.pointee.data = Unmanaged.passRetained(TransferCompletion(self, completion)).toOpaque()
+        req.pointee.data = Unmanaged.passRetained(Callback(self, completion)).toOpaque()
         let rc = raft_transfer(raft, req, id) { req in
-            let c = Unmanaged<TransferCompletion>.fromOpaque(req!.pointee.data).takeRetainedValue()
+            let c = Unmanaged<Callback>.fromOpaque(req!.pointee.data).takeRetainedValue()
             req!.deallocate()
             c.done(c.engine.isLeader ? .invalid("leadership transfer failed") : nil)
         }
         if rc != 0 {
-            Unmanaged<TransferCompletion>.fromOpaque(req.pointee.data).release()
+            Unmanaged<Callback>.fromOpaque(req.pointee.data).release()
             req.deallocate()
             completion(Self.error(rc))
         }
@@ -97,16 +97,16 @@ extension RaftEngine {
     func barrier(_ then: @escaping (NodeError?) -> Void) {
         let req = UnsafeMutablePointer<raft_barrier>.allocate(capacity: 1)
         req.initialize(to: raft_barrier())
-        req.pointee.data = Unmanaged.passRetained(BarrierCompletion(self, then)).toOpaque()
+        req.pointee.data = Unmanaged.passRetained(Callback(self, then)).toOpaque()
         inFlight += 1
         let rc = raft_barrier(raft, req) { req, status in
-            let c = Unmanaged<BarrierCompletion>.fromOpaque(req!.pointee.data).takeRetainedValue()
+            let c = Unmanaged<Callback>.fromOpaque(req!.pointee.data).takeRetainedValue()
             req!.deallocate()
             c.engine.inFlight -= 1
             c.done(status == 0 ? nil : RaftEngine.error(status))
         }
         if rc != 0 {
-            Unmanaged<BarrierCompletion>.fromOpaque(req.pointee.data).release()
+            Unmanaged<Callback>.fromOpaque(req.pointee.data).release()
             req.deallocate()
             inFlight -= 1
             then(Self.error(rc))
@@ -141,21 +141,8 @@ final class ReadConfirmation {
     }
 }
 
-private final class BarrierCompletion {
-    let engine: RaftEngine
-    let done: (NodeError?) -> Void
-    init(_ engine: RaftEngine, _ done: @escaping (NodeError?) -> Void) {
-        self.engine = engine
-        self.done = done
-    }
-}
-
-private final class Completion {
-    let done: (NodeError?) -> Void
-    init(_ done: @escaping (NodeError?) -> Void) { self.done = done }
-}
-
-private final class TransferCompletion {
+/// Carries a Swift callback (and the engine) through a C request's `data` pointer.
+private final class Callback {
     let engine: RaftEngine
     let done: (NodeError?) -> Void
     init(_ engine: RaftEngine, _ done: @escaping (NodeError?) -> Void) {

@@ -99,7 +99,7 @@ final class Gateway {
             do {
                 let (stmt, next) = try w.connection.prepare(bytes, from: 0)
                 guard let stmt else { return reply(failure(0, "empty statement")) }
-                if !withTail && next < bytes.count - 1 && !bytes[next..<(bytes.count - 1)].allSatisfy({ $0 == 32 || $0 == 10 || $0 == 9 || $0 == 13 }) {
+                if !withTail && Self.hasTail(bytes, after: next) {
                     sqlite3_finalize(stmt)
                     return reply(failure(ErrorCode.sqliteError, "nonempty statement tail"))
                 }
@@ -132,7 +132,7 @@ final class Gateway {
             do {
                 let (stmt, next) = try w.connection.prepare(bytes, from: 0)
                 guard let stmt else { return reply(failure(0, "empty statement")) }
-                if next < bytes.count - 1 && !bytes[next..<(bytes.count - 1)].allSatisfy({ $0 == 32 || $0 == 10 || $0 == 9 || $0 == 13 || $0 == 59 }) {
+                if Self.hasTail(bytes, after: next) {
                     sqlite3_finalize(stmt)
                     return reply(failure(ErrorCode.sqliteError, "nonempty statement tail"))
                 }
@@ -168,6 +168,12 @@ final class Gateway {
         case .transfer(let id):
             engine.transfer(to: id) { reply($0.map { [.failure(code: $0.code, message: $0.description)] } ?? [.empty]) }
         }
+    }
+
+    /// Whether NUL-terminated `sql` holds more than blanks and semicolons after offset `next` (C dqlite
+    /// refuses a second statement where one is expected: "nonempty statement tail").
+    private static func hasTail(_ sql: [UInt8], after next: Int) -> Bool {
+        next < sql.count - 1 && !sql[next..<(sql.count - 1)].allSatisfy { $0 == 32 || $0 == 10 || $0 == 9 || $0 == 13 || $0 == 59 }
     }
 
     private func lookup(_ db: UInt64, _ reply: ([Response]) -> Void) -> WritePath? {
