@@ -12,7 +12,7 @@ public actor ProcessCluster {
         /// Debian's dqlite-demo (`DQLITE_DEMO` overrides the path).
         case realDqlite
         /// Our dqlite-node at this path, with Raft timeouts short enough for tests.
-        case swiftNode(executable: String)
+        case swiftNode(executable: String, arguments: [String] = [])
     }
 
     public struct Node: Sendable {
@@ -24,7 +24,11 @@ public actor ProcessCluster {
         public let dir: String
     }
 
+    /// The nodes the cluster started with.
     public nonisolated let nodes: [Node]
+    /// Nodes added later with `addNode`.
+    public private(set) var added: [Node] = []
+    private var allNodes: [Node] { nodes + added }
     public nonisolated let root: String
     public nonisolated var addresses: [String] { nodes.map(\.address) }
     private var processes: [Int: Process] = [:]
@@ -41,7 +45,7 @@ public actor ProcessCluster {
     public static func start(nodes count: Int = 3, kind: Kind = .realDqlite, readyTimeout: Duration = .seconds(90)) async throws -> ProcessCluster {
         let executable: String = switch kind {
         case .realDqlite: ProcessInfo.processInfo.environment["DQLITE_DEMO"] ?? "/usr/bin/dqlite-demo"
-        case .swiftNode(let path): path
+        case .swiftNode(let path, _): path
         }
         guard FileManager.default.isExecutableFile(atPath: executable) else { throw LocalClusterError.missingExecutable(executable) }
         reapStaleClusters()
@@ -75,14 +79,14 @@ public actor ProcessCluster {
 
     /// Starts node `index` (again, after a kill): it rejoins with its data dir.
     public func launch(_ index: Int) throws {
-        let node = nodes[index]
+        let node = allNodes[index]
         var arguments: [String]
         switch kind {
         case .realDqlite:
             arguments = ["--api", node.apiAddress, "--db", node.address, "--dir", node.dir]
-        case .swiftNode:
+        case .swiftNode(_, let extra):
             arguments = ["--id", String(index + 1), "--address", node.address, "--dir", node.dir,
-                         "--election-timeout", "1000", "--heartbeat-timeout", "100"]
+                         "--election-timeout", "1000", "--heartbeat-timeout", "100"] + extra
         }
         if index > 0 { arguments += ["--join", nodes[0].address] }
         let process = Process()
@@ -114,10 +118,20 @@ public actor ProcessCluster {
 
     /// The index of the node the cluster reports as leader.
     public func leaderIndex(config: ClientConfig = ClientConfig()) async throws -> Int {
-        let live = nodes.filter { processes[$0.index] != nil }.map(\.address)
+        let live = allNodes.filter { processes[$0.index] != nil }.map(\.address)
         let address = try await DqliteClient(addresses: live, config: config).leaderAddress()
-        guard let node = nodes.first(where: { $0.address == address }) else { throw LocalClusterError.notReady("unknown leader \(address)") }
+        guard let node = allNodes.first(where: { $0.address == address }) else { throw LocalClusterError.notReady("unknown leader \(address)") }
         return node.index
+    }
+
+    /// Starts one more node that joins through node 1 (its index is returned). The cluster grows by one.
+    public func addNode() throws -> Int {
+        let index = allNodes.count
+        let dir = root + "/node\(index + 1)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        added.append(Node(index: index, address: "127.0.0.1:\(try freeLoopbackPort())", apiAddress: "127.0.0.1:\(try freeLoopbackPort())", dir: dir))
+        try launch(index)
+        return index
     }
 
     /// Kills every node and removes the cluster's files.

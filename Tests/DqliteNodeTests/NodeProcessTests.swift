@@ -9,8 +9,8 @@ import LocalCluster
 final class NodeProcessTests: XCTestCase {
     private var nodeBinary: String { CommandRunner.productsDirectory + "/dqlite-node" }
 
-    private func startCluster(_ n: Int = 3) async throws -> ProcessCluster {
-        let cluster = try await ProcessCluster.start(nodes: n, kind: .swiftNode(executable: nodeBinary))
+    private func startCluster(_ n: Int = 3, arguments: [String] = []) async throws -> ProcessCluster {
+        let cluster = try await ProcessCluster.start(nodes: n, kind: .swiftNode(executable: nodeBinary, arguments: arguments))
         addTeardownBlock { await cluster.stop() }
         return cluster
     }
@@ -84,6 +84,58 @@ final class NodeProcessTests: XCTestCase {
             try await Task.sleep(for: .milliseconds(200))
         }
         XCTAssertEqual(count, expected, "the restarted node caught up")
+    }
+
+    private func client(_ addresses: [String]) throws -> DqliteClient {
+        var config = ClientConfig()
+        config.leaderTimeout = .seconds(30)
+        return try DqliteClient(addresses: addresses, config: config)
+    }
+
+    /// Rows of k in node `address`'s own copy, read from its DUMP (-1 until it has the table).
+    private func rowsOn(_ address: String) async -> Int {
+        guard let node = try? await client([address]).node(address), let files = try? await node.dump(database: "demo") else { return -1 }
+        node.close()
+        return (try? Self.countRows(files)) ?? -1
+    }
+
+    func testEveryNodeStopsAndStartsAgainWithAndWithoutSnapshots() async throws {
+        for snapshots in [false, true] {
+            let cluster = try await startCluster(arguments: snapshots ? ["--snapshot-threshold", "16", "--snapshot-trailing", "16"] : [])
+            let db = try await client(cluster.addresses).open("demo")
+            try await db.exec("CREATE TABLE k (n INTEGER PRIMARY KEY)")
+            for n in 0..<200 { try await db.exec("INSERT INTO k VALUES (?)", [.integer(Int64(n))]) }
+            await db.close()
+            for i in 0..<3 { await cluster.kill(i, signal: SIGTERM) }
+            for i in 0..<3 { try await cluster.launch(i) }
+            let again = try await client(cluster.addresses).open("demo")
+            let rows = try await again.queryAll("SELECT count(*), sum(n) FROM k").rows
+            XCTAssertEqual(rows, [[.integer(200), .integer(199 * 200 / 2)]], snapshots ? "with snapshots" : "log only")
+            await again.close()
+            await cluster.stop()
+        }
+    }
+
+    func testANodeAddedLaterCatchesUpThroughASnapshot() async throws {
+        let cluster = try await startCluster(arguments: ["--snapshot-threshold", "16", "--snapshot-trailing", "16"])
+        let db = try await client(cluster.addresses).open("demo")
+        try await db.exec("CREATE TABLE k (n INTEGER PRIMARY KEY)")
+        for n in 0..<300 { try await db.exec("INSERT INTO k VALUES (?)", [.integer(Int64(n))]) }
+        let index = try await cluster.addNode()
+        let added = await cluster.added[0]
+        XCTAssertEqual(index, 3)
+        let deadline = ContinuousClock.now + .seconds(30)
+        var count = -1
+        while ContinuousClock.now < deadline {
+            count = await rowsOn(added.address)
+            if count == 300 { break }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        XCTAssertEqual(count, 300, "the new node caught up")
+        let files = try FileManager.default.contentsOfDirectory(atPath: added.dir)
+        XCTAssertTrue(files.contains { $0.hasPrefix("snapshot-") }, "it was sent a snapshot: \(files)")
+        let members = try await client(cluster.addresses).cluster()
+        XCTAssertEqual(members.first { $0.address == added.address }?.knownRole, .standBy, "a fourth node joins as stand-by")
     }
 
     /// Opens a DUMP (main file + WAL) with plain SQLite, as the sqlite3 CLI would, and counts k's rows.
