@@ -74,6 +74,32 @@ public final class Node: @unchecked Sendable, GatewayHost {
         }
     }
 
+    /// Offline recovery after the loss of a majority: writes `members` (id, address, role) as the new
+    /// configuration into the Raft log in `dir`. The node must not be running; run this on the survivor with
+    /// the most recent log, start it, and let the others join again (or copy its dir to them).
+    public static func recover(id: UInt64, dir: String, members: [(UInt64, String, NodeRole)]) async throws(NodeError) {
+        guard let me = members.first(where: { $0.0 == id }) else { throw .invalid("node \(id) is not in the new configuration") }
+        guard members.contains(where: { $0.2 == .voter }) else { throw .invalid("the new configuration has no voter") }
+        let loop = try UVLoop()
+        let vfs: ReplicatingVFS
+        do { vfs = try ReplicatingVFS(name: "dqlite-recover-\(id)-\(UInt32.random(in: 0...UInt32.max))") } catch { throw .system("\(error)") }
+        let engine = RaftEngine(id: id, address: me.1, loop: loop, vfs: vfs)
+        let box = UncheckedBox((engine, vfs))
+        let outcome: NodeError? = await withCheckedContinuation { c in
+            loop.submit {
+                let (engine, _) = box.value
+                do throws(NodeError) {
+                    try engine.recover(dir: dir, members: members)
+                    engine.close { c.resume(returning: nil) }
+                } catch {
+                    engine.close { c.resume(returning: error) }
+                }
+            }
+        }
+        loop.stop {}
+        if let outcome { throw outcome }
+    }
+
     /// Whether this node is the Raft leader now.
     public var isLeader: Bool {
         get async { (try? await loop.run { () throws(NodeError) in self.engine.isLeader }) ?? false }
@@ -187,4 +213,11 @@ public final class Node: @unchecked Sendable, GatewayHost {
 struct LeaderInfo: Sendable {
     let id: UInt64
     let address: String
+}
+
+/// Hands loop-thread objects to a closure that runs on the loop thread.
+struct UncheckedBox<T>: @unchecked Sendable {
+    // @unchecked: the value is created on one thread and then used only on the loop thread.
+    let value: T
+    init(_ value: T) { self.value = value }
 }

@@ -9,12 +9,21 @@ struct NodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dqlite-node",
         abstract: "A dqlite node: SQLite replicated with C-Raft, serving dqlite wire protocol v1 on one address.",
+        version: "0.1.0 (dqlite wire protocol v1; C-Raft 0.15)",
+        subcommands: [RunNode.self, RecoverNode.self],
+        defaultSubcommand: RunNode.self
+    )
+}
+
+struct RunNode: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the node (the default: `dqlite-node --id ... --address ... --dir ...`).",
         discussion: """
             A node whose id is 1 bootstraps a one-voter cluster on its first start; other nodes join through
             --join (ADD as spare, then ASSIGN voter while fewer than three voters exist, else stand-by). A
             restart with the same --dir resumes. SIGTERM or SIGINT hands leadership over, then stops.
-            """,
-        version: "0.1.0 (dqlite wire protocol v1; C-Raft 0.15)"
+            """
     )
 
     @Option(help: "This node's id (1 bootstraps the cluster).")

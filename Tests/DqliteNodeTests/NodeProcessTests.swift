@@ -138,6 +138,33 @@ final class NodeProcessTests: XCTestCase {
         XCTAssertEqual(members.first { $0.address == added.address }?.knownRole, .standBy, "a fourth node joins as stand-by")
     }
 
+    func testRecoveryAfterLosingTheMajority() async throws {
+        let cluster = try await startCluster()
+        let db = try await client(cluster.addresses).open("demo")
+        try await db.exec("CREATE TABLE k (n INTEGER PRIMARY KEY)")
+        for n in 0..<50 { try await db.exec("INSERT INTO k VALUES (?)", [.integer(Int64(n))]) }
+        await db.close()
+        // Nodes 2 and 3 are lost for good; node 1 cannot reach a quorum any more.
+        await cluster.kill(1)
+        await cluster.kill(2)
+        await cluster.kill(0, signal: SIGTERM)
+        let survivor = cluster.nodes[0]
+        let file = survivor.dir + "/../recover.txt"
+        try "# the survivor alone\n1 \(survivor.address) voter\n".write(toFile: file, atomically: true, encoding: .utf8)
+        let bad = try await CommandRunner.run(nodeBinary, ["recover", "--id", "7", "--dir", survivor.dir, "--cluster", file])
+        XCTAssertEqual(bad.status, 1)
+        XCTAssertTrue(bad.stderr.contains("node 7 is not in the new configuration"), bad.stderr)
+        let r = try await CommandRunner.run(nodeBinary, ["recover", "--id", "1", "--dir", survivor.dir, "--cluster", file])
+        XCTAssertEqual(r.status, 0, r.stderr)
+        try await cluster.launch(0)
+        let again = try await client([survivor.address]).open("demo")
+        try await again.exec("INSERT INTO k VALUES (50)")
+        let rows = try await again.queryAll("SELECT count(*) FROM k").rows
+        XCTAssertEqual(rows, [[.integer(51)]])
+        let members = try await client([survivor.address]).cluster()
+        XCTAssertEqual(members.map(\.address), [survivor.address])
+    }
+
     /// Opens a DUMP (main file + WAL) with plain SQLite, as the sqlite3 CLI would, and counts k's rows.
     static func countRows(_ files: [DumpFile]) throws -> Int {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dump-\(UUID().uuidString)").path

@@ -92,6 +92,27 @@ final class RaftEngine {
         guard rc == 0 else { throw .raft(rc, "raft_start: \(errorMessage())") }
     }
 
+    /// Forces `members` as the configuration in `dir`'s Raft log (after the loss of a majority), without
+    /// starting Raft. Run once, on the most up-to-date survivor, with the node stopped.
+    func recover(dir: String, members: [(UInt64, String, NodeRole)]) throws(NodeError) {
+        var rc = raft_uv_init(io, loop.loop, dir, transport.transport)
+        guard rc == 0 else { throw .raft(rc, "raft_uv_init in \(dir): \(errorMessage(io: true))") }
+        fsm.pointee = RaftFSM.make(owner: Unmanaged.passUnretained(self).toOpaque())
+        rc = raft_init(raft, io, fsm, id, address)
+        guard rc == 0 else {
+            raft_uv_close(io)
+            throw .raft(rc, "raft_init: \(String(cString: raft_strerror(rc)))")
+        }
+        initialised = true
+        raft.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        var conf = raft_configuration()
+        raft_configuration_init(&conf)
+        defer { raft_configuration_close(&conf) }
+        for (member, at, role) in members { raft_configuration_add(&conf, member, at, Self.raftRole(role)) }
+        rc = raft_recover(raft, &conf)
+        guard rc == 0 else { throw .raft(rc, "raft_recover: \(errorMessage())") }
+    }
+
     var isLeader: Bool { initialised && raft_state(raft) == Int32(RAFT_LEADER) }
 
     /// The leader as this node knows it.
