@@ -88,9 +88,18 @@ extension RaftEngine {
 extension RaftEngine {
     /// A new leader may not have applied every committed entry yet; C dqlite then waits for a barrier before
     /// serving SQL, so no read or write runs on a stale state (reference/dqlite.md §2.8).
+    ///
+    /// Once a barrier issued in the current term has been applied, every entry of earlier terms has been
+    /// applied too; entries in flight after it are this leader's own writes, which readers must not see
+    /// anyway. So one barrier per term suffices (checking `last_applied < last_index` instead would put a
+    /// barrier in front of every read while writes replicate).
     func barrierIfNeeded(_ then: @escaping (NodeError?) -> Void) {
-        guard raft_last_applied(raft) < raft_last_index(raft) else { return then(nil) }
-        barrier(then)
+        let term = raft.pointee.current_term
+        guard confirmedTerm != term, raft_last_applied(raft) < raft_last_index(raft) else { return then(nil) }
+        barrier { [self] error in
+            if error == nil && isLeader { confirmedTerm = max(confirmedTerm, term) }
+            then(error)
+        }
     }
 
     /// Appends a barrier entry; `then` runs once it is applied here.
@@ -115,28 +124,25 @@ extension RaftEngine {
 }
 
 /// Confirms leadership for reads (linearizable reads): each read waits for a Raft barrier that started after
-/// the read arrived, and all the reads waiting at that moment share it. A barrier commits only through a
-/// quorum of the current term, so a deposed leader cannot answer a read from a stale state.
+/// the read arrived; the reads arriving within one loop turn share one, and barriers overlap rather than
+/// queue behind each other. A barrier commits only through a quorum of the current term, so a deposed
+/// leader cannot answer a read from a stale state.
 final class ReadConfirmation {
     private unowned let engine: RaftEngine
     private var waiting: [(NodeError?) -> Void] = []
-    private var inFlight = false
+    private var scheduled = false
 
     init(engine: RaftEngine) { self.engine = engine }
 
     func confirm(_ then: @escaping (NodeError?) -> Void) {
         waiting.append(then)
-        if !inFlight { start() }
-    }
-
-    private func start() {
-        let batch = waiting
-        waiting.removeAll()
-        inFlight = true
-        engine.barrier { [self] error in
-            inFlight = false
-            for b in batch { b(error) }
-            if !waiting.isEmpty { start() }
+        guard !scheduled else { return }
+        scheduled = true
+        engine.loop.later { [self] in
+            scheduled = false
+            let batch = waiting
+            waiting.removeAll()
+            engine.barrier { error in for b in batch { b(error) } }
         }
     }
 }

@@ -34,6 +34,8 @@ final class RaftEngine {
     let io = UnsafeMutablePointer<raft_io>.allocate(capacity: 1)
     let fsm = UnsafeMutablePointer<raft_fsm>.allocate(capacity: 1)
     private var initialised = false
+    /// The latest term in which this leader applied a barrier of its own (see `barrierIfNeeded`).
+    var confirmedTerm: UInt64 = 0
     /// WAL frames that trigger a checkpoint.
     var checkpointThreshold = 1000
     /// One connection per database for checkpoints.
