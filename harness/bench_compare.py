@@ -60,6 +60,15 @@ class Nodes:
         raise RuntimeError(f"cluster {self.addresses} did not get 3 voters; logs in {self.root}")
 
     def stop(self):
+        # Peak resident memory of each node (VmHWM), read before the processes go away.
+        self.peak_rss_mb = []
+        for p in self.procs:
+            try:
+                for line in open(f"/proc/{p.pid}/status"):
+                    if line.startswith("VmHWM:"):
+                        self.peak_rss_mb.append(int(line.split()[1]) / 1024)
+            except OSError:
+                pass
         for p in self.procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
@@ -117,6 +126,7 @@ def run_go(root, workers, duration, workload, driver_node, tag):
         out[kind] = {"ops_per_s": ok / duration, "ok": ok, "p50_ms": percentile(lat, 50), "p90_ms": percentile(lat, 90),
                      "p99_ms": percentile(lat, 99), "max_ms": lat[-1] if lat else 0.0, "errors": classify(errs),
                      "cpu_us_per_op": None}
+    out["peak_rss_mb"] = n.peak_rss_mb
     return out
 
 
@@ -162,6 +172,7 @@ def run_ours(root, bench, workers, duration, workload, node_binary=None):
         out[kind] = {"ops_per_s": e["ops_per_s"], "ok": e["ok"], "p50_ms": e["p50_ms"], "p90_ms": e["p90_ms"],
                      "p99_ms": e["p99_ms"], "max_ms": e["max_ms"], "errors": {"locked/busy": locked, "not leader": nl, "other": other},
                      "cpu_us_per_op": j["cpu_us_per_op"]}
+    out["peak_rss_mb"] = n.peak_rss_mb
     return out
 
 
@@ -221,6 +232,10 @@ def main():
                 print(f"{w:>7} {kind:<5} {'ratio swift / ' + name[20:]:<40} {ratio:>8.2f}")
             if "swift dqlite-bench on swift dqlite-node" in ops and swift:
                 print(f"{w:>7} {kind:<5} {'ratio swift node / real dqlite (same bench)':<40} {ops['swift dqlite-bench on swift dqlite-node'] / swift:>8.2f}")
+        for name, _ in configs:
+            rss = [max(r["peak_rss_mb"]) for r in results[(w, name)] if r["peak_rss_mb"]]
+            if rss:
+                print(f"{w:>7} {'rss':<5} {name:<40} peak node RSS {max(rss):.0f} MiB (largest node, worst round)")
         summary.append({"workers": w, "runs": {name: results[(w, name)] for name, _ in configs}})
     if a.json:
         json.dump(summary, open(a.json, "w"), indent=1)
