@@ -190,7 +190,13 @@ public final class Node: @unchecked Sendable, GatewayHost {
             return !s
         }
         guard first else { return }
-        // Let in-flight applies finish first: C-Raft 0.15 crashes closing a leader with applies pending.
+        // First stop taking work: no new client requests, no waiting writers, no new applies.
+        try? await loop.run { () throws(NodeError) in
+            self.engine.stopping = true
+            self.listener.close()
+            self.engine.busyQueue?.close()
+        }
+        // Then let in-flight applies finish: C-Raft 0.15 crashes closing a leader with applies pending.
         for _ in 0..<500 {
             let busy = (try? await loop.run { () throws(NodeError) in self.engine.inFlight > 0 }) ?? false
             if !busy { break }
@@ -199,8 +205,6 @@ public final class Node: @unchecked Sendable, GatewayHost {
         let loop = self.loop
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             loop.submit {
-                self.listener.close()
-                self.engine.busyQueue?.close()
                 for w in self.leaders.values { w.connection.close() }
                 self.leaders.removeAll()
                 self.engine.close { c.resume() }

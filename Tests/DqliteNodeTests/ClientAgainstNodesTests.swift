@@ -10,8 +10,8 @@ import DqliteWire
 final class ClientAgainstNodesTests: XCTestCase {
     private func startCluster(busyTimeoutMs: UInt32 = 5000) async throws -> [Node] {
         var s = NodeSettings()
-        s.electionTimeoutMs = 400
-        s.heartbeatTimeoutMs = 50
+        s.electionTimeoutMs = 1000
+        s.heartbeatTimeoutMs = 100
         s.busyTimeoutMs = busyTimeoutMs
         return try await startInProcessCluster(self, settings: s)
     }
@@ -110,7 +110,7 @@ final class ClientAgainstNodesTests: XCTestCase {
     }
 
     func testAWriterGivesUpAtTheBusyTimeout() async throws {
-        let nodes = try await startCluster(busyTimeoutMs: 300)
+        let nodes = try await startCluster(busyTimeoutMs: 1000)
         let client = try DqliteClient(addresses: nodes.map(\.address), config: config())
         let a = try await client.open("demo"), b = try await client.open("demo")
         try await a.exec("CREATE TABLE t (n INTEGER)")
@@ -122,7 +122,7 @@ final class ClientAgainstNodesTests: XCTestCase {
             XCTFail("b wrote while a held the write lock")
         } catch {
             XCTAssertEqual(error.kind, .busy, "\(error)")
-            XCTAssertGreaterThanOrEqual(ContinuousClock.now - start, .milliseconds(250), "b waited for the busy timeout")
+            XCTAssertGreaterThanOrEqual(ContinuousClock.now - start, .milliseconds(900), "b waited for the busy timeout")
         }
         // b waits, and goes ahead as soon as a commits.
         async let late = b.exec("INSERT INTO t VALUES (3)")

@@ -9,8 +9,8 @@ import DqliteWire
 final class ThreeNodeRaftTests: XCTestCase {
     private func settings() -> NodeSettings {
         var s = NodeSettings()
-        s.electionTimeoutMs = 400
-        s.heartbeatTimeoutMs = 50
+        s.electionTimeoutMs = 1000
+        s.heartbeatTimeoutMs = 100
         return s
     }
 
@@ -70,7 +70,7 @@ final class ThreeNodeRaftTests: XCTestCase {
 extension ThreeNodeRaftTests {
     private func cluster(staleReads: Bool) async throws -> [Node] {
         var s = NodeSettings()
-        s.electionTimeoutMs = 2000
+        s.electionTimeoutMs = 4000
         s.heartbeatTimeoutMs = 100
         s.staleReads = staleReads
         return try await startInProcessCluster(self, settings: s)

@@ -104,6 +104,7 @@ extension RaftEngine {
 
     /// Appends a barrier entry; `then` runs once it is applied here.
     func barrier(_ then: @escaping (NodeError?) -> Void) {
+        guard !stopping else { return then(.notLeader) }
         let req = UnsafeMutablePointer<raft_barrier>.allocate(capacity: 1)
         req.initialize(to: raft_barrier())
         req.pointee.data = Unmanaged.passRetained(Callback(self, then)).toOpaque()

@@ -34,6 +34,8 @@ final class RaftEngine {
     let io = UnsafeMutablePointer<raft_io>.allocate(capacity: 1)
     let fsm = UnsafeMutablePointer<raft_fsm>.allocate(capacity: 1)
     private var initialised = false
+    /// Set when the node begins to stop: no new entries are proposed.
+    var stopping = false
     /// The latest term in which this leader applied a barrier of its own (see `barrierIfNeeded`).
     var confirmedTerm: UInt64 = 0
     /// WAL frames that trigger a checkpoint.
@@ -115,7 +117,8 @@ final class RaftEngine {
         guard rc == 0 else { throw .raft(rc, "raft_recover: \(errorMessage())") }
     }
 
-    var isLeader: Bool { initialised && raft_state(raft) == Int32(RAFT_LEADER) }
+    /// Leading, and not stopping (a stopping node proposes nothing more, so it serves no more requests).
+    var isLeader: Bool { initialised && !stopping && raft_state(raft) == Int32(RAFT_LEADER) }
 
     /// The leader as this node knows it.
     var leader: (id: UInt64, address: String)? {
