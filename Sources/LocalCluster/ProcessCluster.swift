@@ -41,7 +41,7 @@ public actor ProcessCluster {
     }
 
     /// Starts `count` nodes (the first bootstraps, the others join it) and waits until the leader lists them
-    /// all, three of them (or all, when fewer) as voters.
+    /// all: three of them (or all, when fewer) as voters, the rest as stand-bys.
     public static func start(nodes count: Int = 3, kind: Kind = .realDqlite, readyTimeout: Duration = .seconds(90)) async throws -> ProcessCluster {
         let executable: String = switch kind {
         case .realDqlite: ProcessInfo.processInfo.environment["DQLITE_DEMO"] ?? "/usr/bin/dqlite-demo"
@@ -151,10 +151,13 @@ public actor ProcessCluster {
                 throw LocalClusterError.notReady("node \(i + 1) exited (\(p.terminationStatus)); see \(root)/node\(i + 1).log")
             }
             do {
-                // go-dqlite's app keeps three voters; further nodes become stand-bys or spares.
+                // go-dqlite's app and our node both make three voters, then stand-bys (a joining node is a
+                // spare until its ASSIGN commits, so a spare means a join still in progress).
                 let members = try await DqliteClient(addresses: addresses, config: config).cluster()
-                let voters = members.filter { $0.knownRole == .voter }.map(\.address)
-                if Set(members.map(\.address)) == Set(addresses) && voters.count == min(addresses.count, 3) { return }
+                let voters = members.filter { $0.knownRole == .voter }.count
+                let standBys = members.filter { $0.knownRole == .standBy }.count
+                if Set(members.map(\.address)) == Set(addresses) && voters == min(addresses.count, 3)
+                    && standBys == addresses.count - voters { return }
                 last = "members: \(members.map { "\($0.address) \($0.knownRole?.description ?? "?")" })"
             } catch {
                 last = "\(error)"
