@@ -124,8 +124,22 @@ struct RunNode: AsyncParsableCommand {
             try await client.withLeader { c throws(DqliteError) in try await c.add(id: me, address: at) }
         }
         let voters = try await client.cluster().filter { $0.knownRole == .voter }.count
-        let role: NodeRole = voters < 3 ? .voter : .standBy
+        var role: NodeRole = voters < 3 ? .voter : .standBy
         try await client.withLeader { c throws(DqliteError) in try await c.assign(id: me, role: role) }
+        if role == .voter {
+            // Nodes joining at the same time may all have seen fewer than three voters. Whoever sees more
+            // than three afterwards moves the excess voters with the highest ids (never the first three) to
+            // stand-by; a node already moved by another joiner is left as it is.
+            let all = try await client.cluster().filter { $0.knownRole == .voter }.map(\.id).sorted()
+            for extra in all.dropFirst(3) {
+                if extra == me { role = .standBy }
+                do {
+                    try await client.withLeader { c throws(DqliteError) in try await c.assign(id: extra, role: .standBy) }
+                } catch {
+                    log("could not move node \(extra) to stand-by: \(error)")
+                }
+            }
+        }
         log("node \(id) joined as \(role)")
     }
 
