@@ -33,21 +33,28 @@ class Nodes:
 
     def __init__(self, root, name, driver_args=None, driver_node=0):
         """driver_args: extra flags that make node `driver_node` the benchmark driver (it gets --cluster too)."""
+        def args(i, addr, d, addresses):
+            a = [GO_BENCH, "--db", addr, "--dir", d]
+            if i > 0:
+                a += ["--join", addresses[0]]
+            if i == driver_node and driver_args:
+                a += ["--driver", "--cluster", ",".join(addresses)] + driver_args
+            return a
+        self.launch(root, name, args)
+
+    def launch(self, root, name, args):
+        """Starts three nodes; args(i, address, dir, addresses) gives node i's command line."""
         self.root = os.path.join(root, name)
         self.addresses = [f"127.0.0.1:{free_port()}" for _ in range(3)]
         self.procs = []
         for i, addr in enumerate(self.addresses):
             d = os.path.join(self.root, f"node{i + 1}")
             os.makedirs(d)
-            args = [GO_BENCH, "--db", addr, "--dir", d]
-            if i > 0:
-                args += ["--join", self.addresses[0]]
             if i > 0:
                 time.sleep(0.3)  # node 1 must be up before others join it
-            if i == driver_node and driver_args:
-                args += ["--driver", "--cluster", ",".join(self.addresses)] + driver_args
             log = open(os.path.join(self.root, f"node{i + 1}.log"), "w")
-            self.procs.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+            self.procs.append(subprocess.Popen(args(i, addr, d, self.addresses), stdout=log, stderr=subprocess.STDOUT,
+                                               stdin=subprocess.DEVNULL))
 
     def wait_voters(self, timeout=90):
         deadline = time.time() + timeout
@@ -134,17 +141,9 @@ class SwiftNodes(Nodes):
     """Three dqlite-node processes: id 1 bootstraps, 2 and 3 join it."""
 
     def __init__(self, root, name, binary):
-        self.root = os.path.join(root, name)
-        self.addresses = [f"127.0.0.1:{free_port()}" for _ in range(3)]
-        self.procs = []
-        for i, addr in enumerate(self.addresses):
-            d = os.path.join(self.root, f"node{i + 1}")
-            os.makedirs(d)
-            args = [binary, "--id", str(i + 1), "--address", addr, "--dir", d]
-            if i > 0:
-                args += ["--join", self.addresses[0]]
-            log = open(os.path.join(self.root, f"node{i + 1}.log"), "w")
-            self.procs.append(subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL))
+        def args(i, addr, d, addresses):
+            return [binary, "--id", str(i + 1), "--address", addr, "--dir", d] + (["--join", addresses[0]] if i > 0 else [])
+        self.launch(root, name, args)
 
 
 def run_ours(root, bench, workers, duration, workload, node_binary=None):

@@ -67,18 +67,25 @@ final class RaftEngine {
         fsm.deallocate()
     }
 
-    /// raft_uv_init, raft_init, bootstrap (first start of a node that bootstraps), raft_start.
-    func start(dir: String, bootstrap voters: [(UInt64, String)], settings: NodeSettings) throws(NodeError) {
-        var rc = raft_uv_init(io, loop.loop, dir, transport.transport)
+    /// raft_uv_init and raft_init on `dir`, with the FSM. After this, `close` is required (even if Raft never
+    /// starts), or the loop keeps raft_uv's timer.
+    private func initialise(dir: String) throws(NodeError) {
+        let rc = raft_uv_init(io, loop.loop, dir, transport.transport)
         guard rc == 0 else { throw .raft(rc, "raft_uv_init in \(dir): \(errorMessage(io: true))") }
         fsm.pointee = RaftFSM.make(owner: Unmanaged.passUnretained(self).toOpaque())
-        rc = raft_init(raft, io, fsm, id, address)
-        guard rc == 0 else {
+        let initRC = raft_init(raft, io, fsm, id, address)
+        guard initRC == 0 else {
             raft_uv_close(io)
-            throw .raft(rc, "raft_init: \(String(cString: raft_strerror(rc)))")
+            throw .raft(initRC, "raft_init: \(String(cString: raft_strerror(initRC)))")
         }
         initialised = true
         raft.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+    }
+
+    /// Initialise, bootstrap (first start of a node that bootstraps), raft_start.
+    func start(dir: String, bootstrap voters: [(UInt64, String)], settings: NodeSettings) throws(NodeError) {
+        try initialise(dir: dir)
+        var rc: Int32
         raft_set_election_timeout(raft, settings.electionTimeoutMs)
         raft_set_heartbeat_timeout(raft, settings.heartbeatTimeoutMs)
         raft_set_snapshot_threshold(raft, settings.snapshotThreshold)
@@ -99,21 +106,12 @@ final class RaftEngine {
     /// Forces `members` as the configuration in `dir`'s Raft log (after the loss of a majority), without
     /// starting Raft. Run once, on the most up-to-date survivor, with the node stopped.
     func recover(dir: String, members: [(UInt64, String, NodeRole)]) throws(NodeError) {
-        var rc = raft_uv_init(io, loop.loop, dir, transport.transport)
-        guard rc == 0 else { throw .raft(rc, "raft_uv_init in \(dir): \(errorMessage(io: true))") }
-        fsm.pointee = RaftFSM.make(owner: Unmanaged.passUnretained(self).toOpaque())
-        rc = raft_init(raft, io, fsm, id, address)
-        guard rc == 0 else {
-            raft_uv_close(io)
-            throw .raft(rc, "raft_init: \(String(cString: raft_strerror(rc)))")
-        }
-        initialised = true
-        raft.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        try initialise(dir: dir)
         var conf = raft_configuration()
         raft_configuration_init(&conf)
         defer { raft_configuration_close(&conf) }
         for (member, at, role) in members { raft_configuration_add(&conf, member, at, Self.raftRole(role)) }
-        rc = raft_recover(raft, &conf)
+        let rc = raft_recover(raft, &conf)
         guard rc == 0 else { throw .raft(rc, "raft_recover: \(errorMessage())") }
     }
 
