@@ -133,3 +133,27 @@ final class ClientAgainstNodesTests: XCTestCase {
         XCTAssertEqual(rows, [[.integer(1)], [.integer(3)]])
     }
 }
+
+extension ClientAgainstNodesTests {
+    /// After a step-down, a connection that had opened its database on the old leader gets "no database
+    /// opened" (SQLITE_NOTFOUND), as with C dqlite; our client's Connection reconnects on its own.
+    func testAConnectionOpenedOnAnOldLeaderGetsNotFound() async throws {
+        let nodes = try await startCluster()
+        let client = try DqliteClient(addresses: nodes.map(\.address), config: config())
+        let leader = try await client.leaderAddress()
+        let raw = try await NodeClient.connect(to: leader)
+        defer { raw.close() }
+        guard case .db = try await raw.connection.call(.open(name: "demo", flags: 0, vfs: "volatile"), timeout: .seconds(5)) else {
+            return XCTFail("OPEN on the leader failed")
+        }
+        let db = try await client.open("demo")
+        try await db.exec("CREATE TABLE t (n INTEGER)")
+        try await client.withLeader { c throws(DqliteError) in try await c.transfer(to: 0) }
+        let reply = try await raw.connection.call(.execSQL(db: 0, sql: "INSERT INTO t VALUES (1)", parameters: []), timeout: .seconds(5))
+        guard case let .failure(code, _) = reply else { return XCTFail("expected FAILURE, got \(reply)") }
+        XCTAssertEqual(code, ErrorCode.sqliteNotFound)
+        try await db.exec("INSERT INTO t VALUES (2)")
+        let rows = try await db.queryAll("SELECT n FROM t").rows
+        XCTAssertEqual(rows, [[.integer(2)]])
+    }
+}

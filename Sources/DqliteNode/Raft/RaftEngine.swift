@@ -115,6 +115,9 @@ final class RaftEngine {
         guard rc == 0 else { throw .raft(rc, "raft_recover: \(errorMessage())") }
     }
 
+    /// This node's current Raft term.
+    var term: UInt64 { raft.pointee.current_term }
+
     /// Leading, and not stopping (a stopping node proposes nothing more, so it serves no more requests).
     var isLeader: Bool { initialised && !stopping && raft_state(raft) == Int32(RAFT_LEADER) }
 

@@ -21,6 +21,9 @@ final class Gateway {
     let connection: IncomingConnection
     let legacy: Bool
     private var database: WritePath?
+    /// The Raft term in which this connection opened its database: once this node has stopped leading
+    /// that term, the database is closed, as C dqlite closes leader connections on step-down.
+    private var openedInTerm: UInt64 = 0
     private var statements: [UInt32: OpaquePointer] = [:]
     private var nextStatementID: UInt32 = 0
     private var closed = false
@@ -89,6 +92,7 @@ final class Gateway {
             guard engine.isLeader else { return reply(failure(.notLeader)) }
             do {
                 database = WritePath(engine: engine, connection: try SQLiteConnection(vfs: host.vfs, database: name))
+                openedInTerm = engine.term
                 reply([.db(id: 0)])
             } catch {
                 reply(failure(error))
@@ -181,8 +185,14 @@ final class Gateway {
             reply(failure(ErrorCode.sqliteNotFound, "no database opened"))
             return nil
         }
-        guard host.engine.isLeader else {
-            reply(failure(.notLeader))
+        guard host.engine.isLeader, host.engine.term == openedInTerm else {
+            // Leadership was lost since OPEN: like C dqlite, drop the database (and its statements); this
+            // and later requests get "no database opened", and the client reconnects to the new leader.
+            for s in statements.values { sqlite3_finalize(s) }
+            statements.removeAll()
+            w.connection.close()
+            database = nil
+            reply(failure(ErrorCode.sqliteNotFound, "no database opened"))
             return nil
         }
         return w
