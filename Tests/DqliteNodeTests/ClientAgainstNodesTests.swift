@@ -156,4 +156,15 @@ extension ClientAgainstNodesTests {
         let rows = try await db.queryAll("SELECT n FROM t").rows
         XCTAssertEqual(rows, [[.integer(2)]])
     }
+
+    /// CLUSTER format 0 (id and address, no role) is answered in that layout.
+    func testClusterFormatZero() async throws {
+        let nodes = try await startCluster()
+        let raw = try await NodeClient.connect(to: nodes[0].address)
+        defer { raw.close() }
+        let reply = try await raw.connection.call(.cluster(format: 0), timeout: .seconds(5), context: ResponseContext(clusterFormat: .v0))
+        guard case .servers(let members) = reply else { return XCTFail("expected SERVERS, got \(reply)") }
+        XCTAssertEqual(Set(members.map(\.address)), Set(nodes.map(\.address)))
+        XCTAssertTrue(members.allSatisfy { $0.role == nil })
+    }
 }

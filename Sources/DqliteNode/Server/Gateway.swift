@@ -62,12 +62,18 @@ final class Gateway {
         }
         connection.pause()
         serving = true
+        // A SERVERS reply is laid out in the format the CLUSTER request asked for.
+        var clusterFormat = ClusterFormat.v1
+        if case .cluster(let f) = request, let asked = ClusterFormat(rawValue: f) { clusterFormat = asked }
+        let context = ResponseContext(clusterFormat: clusterFormat, legacy: legacy)
         serve(request) { [self] responses in
             self.serving = false
             if self.closed { return self.cleanUp() }
             var bytes: [UInt8] = []
             for r in responses {
-                guard let b = try? r.encoded(context: ResponseContext(clusterFormat: .v1, legacy: self.legacy)) else { continue }
+                // Every reply is built here from valid values; one that cannot be encoded is a bug, and the
+                // client must not wait for it forever.
+                guard let b = try? r.encoded(context: context) else { return self.connection.close() }
                 bytes += b
             }
             self.connection.write(bytes) { [weak self] in self?.connection.resume() }
@@ -150,7 +156,6 @@ final class Gateway {
         case .cluster(let format):
             guard let f = ClusterFormat(rawValue: format) else { return reply(failure(ErrorCode.dqliteParse, "unrecognized cluster format")) }
             reply([.servers(engine.configuration.map { NodeInfo(id: $0.id, address: $0.address, rawRole: f == .v1 ? $0.role.rawValue : nil) })])
-            _ = f
         case .describe(let format):
             guard format == 0 else { return reply(failure(ErrorCode.dqliteParse, "bad format version")) }
             reply([.metadata(failureDomain: host.failureDomain, weight: host.weight)])
