@@ -41,6 +41,44 @@ final class ReplicatingVFSTests: XCTestCase {
         XCTAssertEqual(try a.rows("SELECT n FROM t ORDER BY n"), [["1"], ["2"]])
     }
 
+    /// A write run while speculating, as the leader runs a write that starts a transaction.
+    private func speculativeWrite(_ c: TestConnection, _ sql: String) throws -> PolledTransaction? {
+        c.vfs.beginSpeculation(database: c.name)
+        defer { c.vfs.endSpeculation(database: c.name) }
+        try c.run(sql)
+        return c.vfs.pollTransaction(database: c.name)
+    }
+
+    func testPipelinedWritesBuildOnReplicatingOnesWhileReadersSeeOnlyCommits() throws {
+        let v = try vfs("pipeline"), follower = try vfs("pipeline-follower")
+        let a = try TestConnection(v, "db"), b = try TestConnection(v, "db"), r = try TestConnection(v, "db")
+        _ = try TestConnection(follower, "db")
+        try commit(a, "CREATE TABLE t (n INTEGER PRIMARY KEY, s TEXT)", also: [follower])
+        let t1 = try XCTUnwrap(try speculativeWrite(a, "INSERT INTO t VALUES (1, 'one')"))
+        // The second writer reads what the first wrote (not yet committed) and builds on it.
+        let t2 = try XCTUnwrap(try speculativeWrite(b, "INSERT INTO t SELECT n + 1, s || '+' FROM t WHERE n = 1"))
+        let t3 = try XCTUnwrap(try speculativeWrite(a, "UPDATE t SET s = 'two' WHERE n = 2"))
+        XCTAssertEqual(try r.int("SELECT count(*) FROM t"), 0, "readers see committed data only")
+        XCTAssertEqual(r.exec("INSERT INTO t VALUES (9, 'x')") & 0xFF, SQLITE_BUSY, "a writer that does not speculate waits")
+        for (i, t) in [t1, t2, t3].enumerated() {
+            try v.apply(database: "db", t.pages)
+            try follower.apply(database: "db", t.pages)
+            XCTAssertEqual(try r.int("SELECT count(*) FROM t"), min(i + 1, 2), "commit \(i + 1) is visible, no more")
+        }
+        XCTAssertEqual(try r.rows("SELECT n, s FROM t ORDER BY n"), [["1", "one"], ["2", "two"]])
+        XCTAssertEqual(try TestConnection(follower, "db").rows("SELECT n, s FROM t ORDER BY n"), [["1", "one"], ["2", "two"]])
+        XCTAssertEqual(try r.rows("PRAGMA integrity_check"), [["ok"]])
+
+        // A failed transaction takes everything built on it along; the database goes on from the last commit.
+        let t4 = try XCTUnwrap(try speculativeWrite(a, "INSERT INTO t VALUES (4, 'four')"))
+        XCTAssertNotNil(try speculativeWrite(b, "UPDATE t SET s = 'FOUR' WHERE n = 4"))
+        v.abort(database: "db", id: t4.id)
+        XCTAssertEqual(try a.int("SELECT count(*) FROM t"), 2)
+        try commit(r, "INSERT INTO t VALUES (5, 'five')")
+        XCTAssertEqual(try b.rows("SELECT n FROM t ORDER BY n"), [["1"], ["2"], ["5"]])
+        XCTAssertEqual(try b.rows("PRAGMA integrity_check"), [["ok"]])
+    }
+
     func testAbortDropsTheTransactionAndFreesTheLock() throws {
         let v = try vfs("abort")
         let a = try TestConnection(v, "db"), b = try TestConnection(v, "db")

@@ -35,7 +35,7 @@ public enum Command: Sendable, Equatable {
             header(&w, .frames)
             w.text(db)
             w.uint64(0)  // tx_id: unused since dqlite 1.x
-            w.uint32(0)  // truncate: unused
+            w.uint32(captured.commitSize)  // truncate: the database size after the commit
             w.uint8(1)  // is_commit
             w.uint8(0)
             w.uint16(0)
@@ -82,7 +82,7 @@ public enum Command: Sendable, Equatable {
             case .frames:
                 let db = try r.text("database")
                 _ = try r.uint64("tx id")
-                _ = try r.uint32("truncate")
+                let truncate = try r.uint32("truncate")
                 let isCommit = try r.uint8("is commit")
                 _ = try r.uint8("padding")
                 _ = try r.uint16("padding")
@@ -100,7 +100,7 @@ public enum Command: Sendable, Equatable {
                     numbers.append(UInt32(p))
                 }
                 let pages = try r.rawPadded(length: UInt64(Int(n) * size), field: "pages")
-                command = .frames(database: db, pages: CapturedPages(pageSize: size, pageNumbers: numbers, pages: pages))
+                command = .frames(database: db, pages: CapturedPages(pageSize: size, pageNumbers: numbers, pages: pages, commitSize: truncate))
             }
             try r.expectEnd()
             return command

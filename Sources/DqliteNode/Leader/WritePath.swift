@@ -78,8 +78,14 @@ final class WritePath {
             return done(.failure(error))
         }
         result.columns = (0..<sqlite3_column_count(stmt)).map { String(cString: sqlite3_column_name(stmt, $0)) }
+        // A write that starts a new transaction builds on the transactions still replicating (pipelining);
+        // anything else sees committed data only.
+        let speculate = sqlite3_stmt_readonly(stmt) == 0 && sqlite3_txn_state(connection.db, nil) == SQLITE_TXN_NONE
+        let vfs = engine.vfs, database = connection.database
         while true {
+            if speculate { vfs.beginSpeculation(database: database) }
             let rc = sqlite3_step(stmt)
+            if speculate { vfs.endSpeculation(database: database) }
             if rc == SQLITE_ROW {
                 result.rows.append(RowEncoding.row(stmt, connection))
                 continue
@@ -100,27 +106,27 @@ final class WritePath {
             if rc != SQLITE_DONE {
                 let error = connection.error(rc)
                 // A statement that failed may still have committed nothing; whatever was captured is dropped.
-                if engine.vfs.poll(database: connection.database) != nil { engine.vfs.abort(database: connection.database) }
+                if let t = engine.vfs.pollTransaction(database: connection.database) { engine.vfs.abort(database: connection.database, id: t.id) }
                 return done(.failure(error))
             }
             break
         }
         result.lastInsertID = sqlite3_last_insert_rowid(connection.db)
         result.rowsAffected = Int64(sqlite3_changes(connection.db))
-        guard let captured = engine.vfs.poll(database: connection.database) else { return done(.success(result)) }
+        guard let captured = engine.vfs.pollTransaction(database: connection.database) else { return done(.success(result)) }
         if finalize { sqlite3_finalize(stmt) } else { sqlite3_reset(stmt); sqlite3_clear_bindings(stmt) }
         replicate(captured, result, completion)
     }
 
     /// raft_apply of the captured pages; the FSM applies them on this node too before the callback fires.
-    private func replicate(_ captured: CapturedPages, _ result: StatementResult,
+    private func replicate(_ polled: PolledTransaction, _ result: StatementResult,
                            _ completion: @escaping (Result<StatementResult, NodeError>) -> Void) {
-        let database = connection.database
+        let database = connection.database, id = polled.id
         let bytes: [UInt8]
         do {
-            bytes = try Command.frames(database: database, pages: captured).encoded()
+            bytes = try Command.frames(database: database, pages: polled.pages).encoded()
         } catch {
-            engine.vfs.abort(database: database)
+            engine.vfs.abort(database: database, id: id)
             return completion(.failure(.invalid("\(error)")))
         }
         let base = raft_malloc(bytes.count)!
@@ -128,7 +134,7 @@ final class WritePath {
         var buffer = raft_buffer(base: base, len: bytes.count)
         let request = UnsafeMutablePointer<raft_apply>.allocate(capacity: 1)
         request.initialize(to: raft_apply())
-        let context = ApplyContext(engine: engine, database: database) { status in
+        let context = ApplyContext(engine: engine, database: database, id: id) { status in
             switch status {
             case 0: completion(.success(result))
             case RAFT_LEADERSHIPLOST, RAFT_SHUTDOWN: completion(.failure(.leadershipLost))
@@ -141,7 +147,7 @@ final class WritePath {
             let context = Unmanaged<ApplyContext>.fromOpaque(req!.pointee.data).takeRetainedValue()
             req!.deallocate()
             context.engine.inFlight -= 1
-            if status != 0 { context.engine.vfs.abort(database: context.database) }
+            if status != 0 { context.engine.vfs.abort(database: context.database, id: context.id) }
             context.done(status)
         }
         if rc != 0 {
@@ -150,7 +156,7 @@ final class WritePath {
             Unmanaged<ApplyContext>.fromOpaque(request.pointee.data).release()
             request.deallocate()
             engine.inFlight -= 1
-            engine.vfs.abort(database: database)
+            engine.vfs.abort(database: database, id: id)
             completion(.failure(rc == RAFT_NOTLEADER ? .notLeader : .raft(rc, String(cString: raft_strerror(rc)))))
         }
     }
@@ -159,11 +165,13 @@ final class WritePath {
 private final class ApplyContext {
     let engine: RaftEngine
     let database: String
+    let id: UInt64
     let done: (Int32) -> Void
 
-    init(engine: RaftEngine, database: String, done: @escaping (Int32) -> Void) {
+    init(engine: RaftEngine, database: String, id: UInt64, done: @escaping (Int32) -> Void) {
         self.engine = engine
         self.database = database
+        self.id = id
         self.done = done
     }
 }

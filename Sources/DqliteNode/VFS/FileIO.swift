@@ -100,8 +100,8 @@ enum FileIO {
             let at = offset + done
             let index = (at - WALFormat.headerSize) / frameSize + 1
             let within = (at - WALFormat.headerSize) % frameSize
-            // Only the pending transaction is written: committed frames are never rewritten in place.
-            let p = index - wal.frames.count - 1
+            // Only the pending transaction is written: committed and replicating frames are never rewritten.
+            let p = index - wal.frames.count - wal.inflight.count - 1
             guard p >= 0 && p <= wal.pending.count else { return DQS_IOERR_WRITE }
             if p == wal.pending.count {
                 wal.pending.append(WALFrame(header: [UInt8](repeating: 0, count: WALFormat.frameHeaderSize),

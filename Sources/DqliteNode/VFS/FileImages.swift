@@ -9,8 +9,17 @@ final class DatabaseImage {
     let shm = ShmImage()
     /// Open files (main, WAL) referring to this image.
     var openCount = 0
-    /// A polled transaction is replicating: the write lock is held on its behalf.
-    var heldForReplication = false
+    /// While true (the leader is stepping a write that starts a new transaction), the wal-index shows the
+    /// transactions still replicating, so the write builds on them; otherwise it shows committed frames only.
+    var speculating = false
+    /// Transactions replicating at once, at most; further writers wait (DESIGN.md decision 1: C-Raft's
+    /// throughput falls with thousands of entries in flight).
+    static let maxReplicating = 256
+    /// Numbers the polled transactions, so a failed one (and everything built on it) can be found.
+    var nextTransactionID: UInt64 = 1
+
+    /// Some polled transaction has not committed yet.
+    var heldForReplication: Bool { !wal.inflight.isEmpty }
     /// Called whenever the write lock is released (by SQLite, or at the end of a replication).
     var onWriteLockReleased: (() -> Void)?
 
@@ -34,11 +43,15 @@ struct WALFrame {
     var checksum: (UInt32, UInt32) { WALFormat.storedChecksum(header, at: 16) }
 }
 
-/// The WAL: a header, the frames Raft has committed, and `pending`, the frames SQLite is writing now.
+/// The WAL: a header, the frames Raft has committed, `inflight` (transactions the leader has sent to Raft,
+/// in log order, not yet committed) and `pending`, the frames SQLite is writing now.
 final class WALImage {
     /// Empty until a header is written.
     var header: [UInt8] = []
     var frames: [WALFrame] = []
+    var inflight: [WALFrame] = []
+    /// The transactions in `inflight`, oldest first: their ids and how many frames each has.
+    var inflightTransactions: [(id: UInt64, frames: Int)] = []
     var pending: [WALFrame] = []
 
     var hasContent: Bool { !header.isEmpty || !frames.isEmpty }
@@ -52,10 +65,12 @@ final class WALImage {
     /// The file size SQLite sees: only committed frames count.
     var fileSize: Int { header.isEmpty ? 0 : WALFormat.headerSize + frames.count * (WALFormat.frameHeaderSize + pageSize) }
 
-    /// The frame with 1-based index `i`, committed or pending.
+    /// The frame with 1-based index `i`: committed, in flight or pending.
     func frame(_ i: Int) -> WALFrame? {
         if i >= 1 && i <= frames.count { return frames[i - 1] }
-        let p = i - frames.count - 1
+        let f = i - frames.count - 1
+        if f >= 0 && f < inflight.count { return inflight[f] }
+        let p = f - inflight.count
         return p >= 0 && p < pending.count ? pending[p] : nil
     }
 

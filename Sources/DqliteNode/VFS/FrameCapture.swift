@@ -9,12 +9,22 @@ public struct CapturedPages: Sendable, Equatable {
     public var pageNumbers: [UInt32]
     /// `pageNumbers.count * pageSize` bytes, page after page.
     public var pages: [UInt8]
+    /// The database size in pages after the commit, as SQLite wrote it in the commit frame (the command's
+    /// `truncate` field); 0 when unknown, and then derived from the pages.
+    public var commitSize: UInt32
 
-    public init(pageSize: Int, pageNumbers: [UInt32], pages: [UInt8]) {
+    public init(pageSize: Int, pageNumbers: [UInt32], pages: [UInt8], commitSize: UInt32 = 0) {
         self.pageSize = pageSize
         self.pageNumbers = pageNumbers
         self.pages = pages
+        self.commitSize = commitSize
     }
+}
+
+/// A transaction the leader polled: its pages and the id that `abort` takes.
+public struct PolledTransaction: Sendable {
+    public var id: UInt64
+    public var pages: CapturedPages
 }
 
 /// Hiding, capturing, applying and abandoning transactions (reference/sqlite-wal.md §4-§5).
@@ -25,11 +35,24 @@ extension DatabaseImage {
         return wal.header.count == WALFormat.headerSize ? WALFormat.storedChecksum(wal.header, at: 24) : (0, 0)
     }
 
-    /// Rewinds the wal-index header to the committed frames, so no connection sees pending ones.
-    func hidePending() {
+    /// Sets the wal-index header to what connections may see: the committed frames, plus the replicating
+    /// ones while `speculating`; never the pending transaction.
+    func publishHeader() {
         guard let region = shm.regions.first else { return }
-        WALIndex.amend(region, frames: UInt32(wal.frames.count), pages: committedPageCount,
-                       frameChecksum: wal.frames.last?.checksum ?? (0, 0))
+        if speculating, let last = wal.inflight.last {
+            WALIndex.amend(region, frames: UInt32(wal.frames.count + wal.inflight.count), pages: last.commitSize,
+                           frameChecksum: last.checksum)
+        } else {
+            WALIndex.amend(region, frames: UInt32(wal.frames.count), pages: committedPageCount,
+                           frameChecksum: wal.frames.last?.checksum ?? (0, 0))
+        }
+    }
+
+    /// Leaves the frames of replicating transactions `from` index on (of `inflightTransactions`) out.
+    func dropInflight(from index: Int) {
+        let kept = wal.inflightTransactions[..<index].reduce(0) { $0 + $1.frames }
+        wal.inflight.removeSubrange(kept...)
+        wal.inflightTransactions.removeSubrange(index...)
     }
 
     /// xShmLock with per-slot counts. Releasing the write lock drops a transaction that never committed.
@@ -53,6 +76,11 @@ extension DatabaseImage {
             for i in range { shm.shared[i] += 1 }
         } else {
             if range.contains(where: { shm.exclusive[$0] > 0 || shm.shared[$0] > 0 }) { return SQLITE_BUSY }
+            // A writer may build on replicating transactions only when its snapshot includes them (it began
+            // while `speculating`); any other writer, a checkpoint for one, waits until they have committed.
+            if offset == 0 && !wal.inflight.isEmpty && (!speculating || wal.inflightTransactions.count >= Self.maxReplicating) {
+                return SQLITE_BUSY
+            }
             for i in range { shm.exclusive[i] = 1 }
         }
         return SQLITE_OK
@@ -80,6 +108,7 @@ extension DatabaseImage {
         var sum = chainChecksum
         var dbSize = committedPageCount
         for p in captured.pageNumbers { dbSize = max(dbSize, p) }
+        if captured.commitSize != 0 { dbSize = captured.commitSize }
         for (i, pgno) in captured.pageNumbers.enumerated() {
             var header = [UInt8](repeating: 0, count: WALFormat.frameHeaderSize)
             WALFormat.writeBE32(pgno, into: &header, at: 0)
@@ -96,27 +125,52 @@ extension DatabaseImage {
 }
 
 /// The replication API the leader and the FSM use.
+///
+/// Writes are pipelined: once a transaction is polled and sent to Raft, the write lock is free again, and
+/// the next write transaction may build on it (it sees the replicating frames while `speculating`) while
+/// every reader still sees committed frames only. Commits arrive in log order and promote the oldest
+/// replicating transaction; a failed one is dropped with everything built on it.
 extension ReplicatingVFS {
-    /// After each `sqlite3_step` on the leader: when SQLite has just written a whole transaction, takes its
-    /// pages out of the WAL, keeps them hidden, and holds the write lock (owned by no connection) until
-    /// `apply` or `abort`, so no other writer can start meanwhile. Nil when there is nothing to replicate.
-    public func poll(database: String) -> CapturedPages? {
+    /// Makes the next statement's snapshot include the replicating transactions (a write that starts a new
+    /// transaction on the leader); `endSpeculation` goes back to committed frames only.
+    public func beginSpeculation(database: String) {
+        guard let db = databases[database] else { return }
+        db.speculating = true
+        if db.heldForReplication { db.publishHeader() }
+    }
+
+    public func endSpeculation(database: String) {
+        guard let db = databases[database], db.speculating else { return }
+        db.speculating = false
+        if db.heldForReplication { db.publishHeader() }
+    }
+
+    /// After each `sqlite3_step` on the leader: when SQLite has just written a whole transaction, moves its
+    /// frames to the replicating ones (hidden from readers) and returns its pages. Nil when there is nothing
+    /// to replicate.
+    public func pollTransaction(database: String) -> PolledTransaction? {
         guard let db = databases[database], let last = db.wal.pending.last, last.commitSize != 0 else { return nil }
         let size = db.wal.pageSize
         var pages = [UInt8]()
         pages.reserveCapacity(db.wal.pending.count * size)
         for f in db.wal.pending { pages += f.page }
-        let captured = CapturedPages(pageSize: size, pageNumbers: db.wal.pending.map(\.pageNumber), pages: pages)
+        let captured = CapturedPages(pageSize: size, pageNumbers: db.wal.pending.map(\.pageNumber), pages: pages,
+                                     commitSize: last.commitSize)
+        let id = db.nextTransactionID
+        db.nextTransactionID += 1
+        db.wal.inflightTransactions.append((id, db.wal.pending.count))
+        db.wal.inflight += db.wal.pending
         db.wal.pending.removeAll()
-        db.shm.exclusive[0] = 1
-        db.heldForReplication = true
-        db.hidePending()
-        return captured
+        db.publishHeader()
+        return PolledTransaction(id: id, pages: captured)
     }
 
-    /// Applies a committed transaction's pages (on every node, the leader included). On the node that
-    /// polled it, the transaction becomes visible and the write lock is released; elsewhere readers are made
-    /// to rebuild their view of the WAL.
+    /// `pollTransaction`'s pages only.
+    public func poll(database: String) -> CapturedPages? { pollTransaction(database: database)?.pages }
+
+    /// Applies a committed transaction's pages (on every node, the leader included). On the leader, it is the
+    /// oldest replicating transaction: its frames, as SQLite wrote them, become committed. Elsewhere they are
+    /// appended and readers are made to rebuild their view of the WAL.
     public func apply(database: String, _ captured: CapturedPages) throws(VFSError) {
         guard let db = databases[database] else { throw .noSuchDatabase(database) }
         guard captured.pageSize > 0, captured.pages.count == captured.pageNumbers.count * captured.pageSize,
@@ -126,22 +180,37 @@ extension ReplicatingVFS {
         if db.wal.pageSize != 0 && db.wal.pageSize != captured.pageSize || db.pageSize != 0 && db.pageSize != captured.pageSize {
             throw .malformed("page size \(captured.pageSize) differs from the database's")
         }
-        db.appendFrames(captured)
-        if db.heldForReplication {
-            db.heldForReplication = false
-            db.shm.exclusive[0] = 0
-            db.hidePending()  // now exposes every committed frame, the new ones included
+        if let oldest = db.wal.inflightTransactions.first {
+            let frames = db.wal.inflight[..<oldest.frames]
+            if frames.map(\.pageNumber) == captured.pageNumbers {
+                db.wal.frames += frames
+                db.wal.inflight.removeFirst(oldest.frames)
+                db.wal.inflightTransactions.removeFirst()
+            } else {
+                // Not what this leader sent: the log is the truth, and nothing built here on it can commit.
+                db.dropInflight(from: 0)
+                db.appendFrames(captured)
+            }
+            db.publishHeader()
             db.onWriteLockReleased?()
-        } else if let region = db.shm.regions.first {
-            WALIndex.invalidate(region)
+        } else {
+            db.appendFrames(captured)
+            if let region = db.shm.regions.first { WALIndex.invalidate(region) }
         }
     }
 
-    /// Gives up a polled transaction (Raft refused or lost it): releases the write lock; its pages are gone.
-    public func abort(database: String) {
-        guard let db = databases[database], db.heldForReplication else { return }
-        db.heldForReplication = false
-        db.shm.exclusive[0] = 0
+    /// Gives up a polled transaction (Raft refused or lost it) and every transaction built on it.
+    public func abort(database: String, id: UInt64) {
+        guard let db = databases[database],
+              let index = db.wal.inflightTransactions.firstIndex(where: { $0.id == id }) else { return }
+        db.dropInflight(from: index)
+        db.publishHeader()
         db.onWriteLockReleased?()
+    }
+
+    /// Gives up the most recently polled transaction (tests).
+    public func abort(database: String) {
+        guard let id = databases[database]?.wal.inflightTransactions.last?.id else { return }
+        abort(database: database, id: id)
     }
 }

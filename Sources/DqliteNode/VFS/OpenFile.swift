@@ -57,7 +57,7 @@ final class OpenFile {
             arg?.assumingMemoryBound(to: Int32.self).pointee = 1
             return SQLITE_OK
         case SQLITE_FCNTL_COMMIT_PHASETWO:
-            if !db.wal.pending.isEmpty { db.hidePending() }
+            if !db.wal.pending.isEmpty { db.publishHeader() }
             return SQLITE_OK
         default:
             return SQLITE_NOTFOUND

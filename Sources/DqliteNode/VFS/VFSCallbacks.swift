@@ -144,7 +144,8 @@ enum VFSCallbacks {
             guard case .database(let db) = f.kind, f.shmMapped else { return SQLITE_OK }
             f.shmMapped = false
             db.shm.refcount -= 1
-            if db.shm.refcount == 0 { db.shm.release() }
+            // Replicating frames are known only to the wal-index SQLite built: keep it while any are in flight.
+            if db.shm.refcount == 0 && !db.heldForReplication { db.shm.release() }
             return SQLITE_OK
         }
         return m

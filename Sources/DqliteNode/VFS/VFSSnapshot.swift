@@ -1,12 +1,11 @@
 /// Whole-state copies of the VFS for Raft snapshots.
 extension ReplicatingVFS {
-    /// Every database's main file and committed WAL. Refused while a transaction is replicating (its frames
-    /// would belong to neither side of the snapshot), as C dqlite answers RAFT_BUSY.
+    /// Every database's main file and committed WAL: the state at the last applied entry. Transactions still
+    /// replicating come after that entry in the log, so they are rightly left out.
     public func snapshot() throws(VFSError) -> [DatabaseFiles] {
         var out: [DatabaseFiles] = []
         for name in databaseNames {
             let db = databases[name]!
-            if db.heldForReplication { throw .busy("a transaction on \(name) is replicating") }
             var main = [UInt8]()
             main.reserveCapacity(db.pages.count * db.pageSize)
             for p in db.pages { main += p }
@@ -66,7 +65,8 @@ extension ReplicatingVFS {
             db.wal.header = header
             db.wal.frames = frames
             db.wal.pending = []
-            db.heldForReplication = false
+            db.wal.inflight = []
+            db.wal.inflightTransactions = []
             if let region = db.shm.regions.first { WALIndex.invalidate(region) }
         }
     }
