@@ -140,15 +140,16 @@ def run_go(root, workers, duration, workload, driver_node, tag):
 class SwiftNodes(Nodes):
     """Three dqlite-node processes: id 1 bootstraps, 2 and 3 join it."""
 
-    def __init__(self, root, name, binary):
+    def __init__(self, root, name, binary, extra=()):
         def args(i, addr, d, addresses):
-            return [binary, "--id", str(i + 1), "--address", addr, "--dir", d] + (["--join", addresses[0]] if i > 0 else [])
+            return ([binary, "--id", str(i + 1), "--address", addr, "--dir", d] + (["--join", addresses[0]] if i > 0 else [])
+                    + list(extra))
         self.launch(root, name, args)
 
 
-def run_ours(root, bench, workers, duration, workload, node_binary=None):
+def run_ours(root, bench, workers, duration, workload, node_binary=None, node_args=()):
     if node_binary:
-        n = SwiftNodes(root, f"swiftnode-{workload}-{workers}-{time.time_ns()}", node_binary)
+        n = SwiftNodes(root, f"swiftnode-{workload}-{workers}-{time.time_ns()}", node_binary, node_args)
     else:
         n = Nodes(root, f"swift-{workload}-{workers}-{time.time_ns()}")
     try:
@@ -185,6 +186,8 @@ def main():
     ap.add_argument("--repeat", type=int, default=1, help="rounds per cell; the medians are reported")
     ap.add_argument("--node", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release", "dqlite-node"),
                     help="our dqlite-node binary; its cluster is benchmarked too when it exists")
+    ap.add_argument("--node-args", default="", help="extra flags for every dqlite-node (e.g. '--stale-reads')")
+    ap.add_argument("--only-node", action="store_true", help="benchmark our dqlite-node cluster only (quick checks)")
     a = ap.parse_args()
     for exe in (GO_BENCH, GO_SHELL, a.bench):
         if not os.access(exe, os.X_OK):
@@ -193,8 +196,11 @@ def main():
     configs = [("go dqlite-benchmark, driver in leader", lambda w: run_go(root, w, a.duration, a.workload, 0, "leader")),
                ("go dqlite-benchmark, driver on follower", lambda w: run_go(root, w, a.duration, a.workload, 2, "follower")),
                ("swift dqlite-bench", lambda w: run_ours(root, a.bench, w, a.duration, a.workload))]
+    if a.only_node:
+        configs = []
     if os.access(a.node, os.X_OK):
-        configs.append(("swift dqlite-bench on swift dqlite-node", lambda w: run_ours(root, a.bench, w, a.duration, a.workload, a.node)))
+        configs.append(("swift dqlite-bench on swift dqlite-node",
+                        lambda w: run_ours(root, a.bench, w, a.duration, a.workload, a.node, a.node_args.split())))
     results = {}
     try:
         for w in [int(x) for x in a.workers.split(",")]:

@@ -42,6 +42,12 @@ final class CommandAndSnapshotTests: XCTestCase {
 
         let bytes = SnapshotFormat.encode(try source.snapshot())
         let files = try SnapshotFormat.decode(bytes)
+        // The one-pass writer the FSM uses encodes exactly the same bytes.
+        let size = source.encodedSnapshotSize()
+        let direct = UnsafeMutableRawPointer.allocate(byteCount: size, alignment: 8)
+        defer { direct.deallocate() }
+        source.writeSnapshot(into: direct, size: size)
+        XCTAssertEqual(Array(UnsafeRawBufferPointer(start: direct, count: size)), bytes)
         XCTAssertEqual(files.map(\.name), ["db"])
         XCTAssertFalse(files[0].wal.isEmpty, "the snapshot carries WAL frames too")
 

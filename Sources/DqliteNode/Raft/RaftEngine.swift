@@ -39,7 +39,9 @@ final class RaftEngine {
     /// The latest term in which this leader applied a barrier of its own (see `barrierIfNeeded`).
     var confirmedTerm: UInt64 = 0
     /// WAL frames that trigger a checkpoint.
-    var checkpointThreshold = 1000
+    var checkpointThreshold = 1000 {
+        didSet { vfs.checkpointFrames = checkpointThreshold }
+    }
     /// One connection per database for checkpoints.
     var checkpointers: [String: SQLiteConnection] = [:]
     /// Applies waiting for their callbacks; raft_close must wait for them (reference P1).
@@ -55,6 +57,7 @@ final class RaftEngine {
         self.address = address
         self.loop = loop
         self.vfs = vfs
+        vfs.checkpointFrames = checkpointThreshold
         transport = RaftTransport(loop: loop.loop)
         raft.initialize(to: CRaft.raft())
         io.initialize(to: raft_io())
@@ -181,11 +184,6 @@ final class RaftEngine {
         }
         var log: Int32 = 0, done: Int32 = 0
         sqlite3_wal_checkpoint_v2(connection.db, nil, SQLITE_CHECKPOINT_TRUNCATE, &log, &done)
-    }
-
-    func snapshotBytes() -> [UInt8]? {
-        guard let files = try? vfs.snapshot() else { return nil }
-        return SnapshotFormat.encode(files)
     }
 
     func restoreSnapshot(_ bytes: [UInt8]) -> Int32 {

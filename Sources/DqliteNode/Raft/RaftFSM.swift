@@ -15,12 +15,15 @@ enum RaftFSM {
         }
         fsm.snapshot = { fsm, bufs, n in
             let engine = Unmanaged<RaftEngine>.fromOpaque(fsm!.pointee.data).takeUnretainedValue()
-            guard let bytes = engine.snapshotBytes() else { return RAFT_BUSY }
             // Raft frees both the array and each base (FSM version 1).
-            let array = raft_malloc(MemoryLayout<raft_buffer>.size)!.bindMemory(to: raft_buffer.self, capacity: 1)
-            let base = raft_malloc(max(1, bytes.count))!
-            bytes.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
-            array.pointee = raft_buffer(base: base, len: bytes.count)
+            let size = engine.vfs.encodedSnapshotSize()
+            guard let base = raft_malloc(max(1, size)) else { return RAFT_NOMEM }
+            guard let array = raft_malloc(MemoryLayout<raft_buffer>.size)?.bindMemory(to: raft_buffer.self, capacity: 1) else {
+                raft_free(base)
+                return RAFT_NOMEM
+            }
+            engine.vfs.writeSnapshot(into: base, size: size)
+            array.pointee = raft_buffer(base: base, len: size)
             bufs!.pointee = array
             n!.pointee = 1
             return 0

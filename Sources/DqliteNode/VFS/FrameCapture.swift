@@ -133,8 +133,11 @@ extension DatabaseImage {
 extension ReplicatingVFS {
     /// Makes the next statement's snapshot include the replicating transactions (a write that starts a new
     /// transaction on the leader); `endSpeculation` goes back to committed frames only.
+    ///
+    /// Once the WAL has reached `checkpointFrames`, writes stop building on replicating ones, so that those
+    /// drain and the checkpoint that follows their commit can run (it needs no transaction in flight).
     public func beginSpeculation(database: String) {
-        guard let db = databases[database] else { return }
+        guard let db = databases[database], db.wal.frames.count + db.wal.inflight.count < checkpointFrames else { return }
         db.speculating = true
         if db.heldForReplication { db.publishHeader() }
     }

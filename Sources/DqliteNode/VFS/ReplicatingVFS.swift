@@ -22,6 +22,9 @@ public final class ReplicatingVFS {
         return db
     }
 
+    /// The WAL size (frames) at which the node wants to checkpoint (see `beginSpeculation`).
+    public var checkpointFrames = Int.max
+
     /// How often SQLite slept waiting for a lock (see xSleep).
     public internal(set) var sleeps = 0
     private let vfs: UnsafeMutablePointer<sqlite3_vfs>
