@@ -14,6 +14,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Scenario files are YAML (DESIGN.md, dependencies).
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
     targets: [
         // System libraries from Debian's -dev packages (installed by harness/bootstrap.sh).
@@ -35,6 +37,8 @@ let package = Package(
         .target(name: "DqliteBench", dependencies: ["DqliteClient"]),
         // Starts and stops real dqlite clusters (Debian's dqlite-demo) for tests and the demo job.
         .target(name: "LocalCluster", dependencies: ["DqliteClient"]),
+        // The chaos test bed: scenarios, a cluster of node processes, faults, workloads, histories, seeds.
+        .target(name: "Chaos", dependencies: ["DqliteClient", "LocalCluster", "CSQLite", .product(name: "Yams", package: "Yams")]),
 
         .executableTarget(name: "dqlite", dependencies: [
             "DqliteShell", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -54,6 +58,7 @@ let package = Package(
         .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "LocalCluster", "dqlite"]),
         .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster"]),
+        .testTarget(name: "ChaosTests", dependencies: ["Chaos"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,153 @@
+/// A chaos scenario, as written in a YAML file under Scenarios/ (schema in the README). Every field has a
+/// default, so a scenario names only what it changes.
+public struct Scenario: Encodable, Sendable, Equatable {
+    public var name = "default"
+    /// smoke (every CI run), nightly or soak.
+    public var tier = Tier.smoke
+    /// `fail` for scenarios that break a guarantee on purpose: the run succeeds when a check fails.
+    public var expect = Expectation.pass
+    public var cluster = ClusterSpec()
+    public var workload = WorkloadSpec()
+    /// How long the workload runs with faults, in seconds.
+    public var durationS: Double = 30
+    public var faults = FaultSpec()
+    public var final = FinalSpec()
+    /// The checks that decide the verdict.
+    public var checks: [Check] = Check.allCases
+
+    public init() {}
+
+    public enum Tier: String, Codable, Sendable { case smoke, nightly, soak }
+    public enum Expectation: String, Codable, Sendable { case pass, fail }
+    public enum Check: String, Codable, Sendable, CaseIterable {
+        case history, durability, convergence, liveness, crashes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, tier, expect, cluster, workload, durationS = "duration_s", faults, final, checks
+    }
+}
+
+public struct ClusterSpec: Encodable, Sendable, Equatable {
+    public var nodes = 3
+    public var electionTimeoutMs = 1000
+    public var heartbeatTimeoutMs = 100
+    public var snapshotThreshold = 1024
+    public var snapshotTrailing = 8192
+    /// dqlite's reads (no leadership confirmation) instead of our linearizable default.
+    public var staleReads = false
+    /// Extra dqlite-node flags (e.g. the test-only flags that break a guarantee on purpose).
+    public var nodeArgs: [String] = []
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case nodes, electionTimeoutMs = "election_timeout_ms", heartbeatTimeoutMs = "heartbeat_timeout_ms",
+             snapshotThreshold = "snapshot_threshold", snapshotTrailing = "snapshot_trailing",
+             staleReads = "stale_reads", nodeArgs = "node_args"
+    }
+}
+
+public struct WorkloadSpec: Encodable, Sendable, Equatable {
+    public var model = "list-append"
+    /// Keys in use at once; a key that reached `maxWritesPerKey` is replaced by a fresh one.
+    public var keys = 8
+    /// Micro-operations per transaction, inclusive range.
+    public var txnLength = [1, 4]
+    public var maxWritesPerKey = 64
+    /// Clients running at once (Jepsen's concurrency).
+    public var concurrency = 4
+    /// Transactions per second, all clients together (0: as fast as they go).
+    public var rateHz: Double = 100
+    /// A transaction not answered within this is recorded as `info` (outcome unknown).
+    public var clientTimeoutMs = 3000
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case model, keys, txnLength = "txn_length", maxWritesPerKey = "max_writes_per_key", concurrency,
+             rateHz = "rate_hz", clientTimeoutMs = "client_timeout_ms"
+    }
+}
+
+public struct FaultSpec: Encodable, Sendable, Equatable {
+    /// random: drawn from the seed out of `kinds`; explicit: `timeline`; none: no faults.
+    public var mode = Mode.random
+    /// Quiet time between two faults, seconds, drawn uniformly from this range.
+    public var intervalS: [Double] = [2, 4]
+    public var kinds: [FaultKind] = [
+        FaultKind(type: .kill, targets: [.one, .leader], forS: [1, 3], weight: 2),
+        FaultKind(type: .pause, targets: [.one, .leader], forS: [1, 3], weight: 1),
+    ]
+    public var timeline: [PlannedFault] = []
+
+    public init() {}
+
+    public enum Mode: String, Codable, Sendable { case random, explicit, none }
+
+    enum CodingKeys: String, CodingKey { case mode, intervalS = "interval_s", kinds, timeline }
+}
+
+/// Fault types this build can apply (loopback mode: the ones that need no network namespace).
+public enum FaultType: String, Codable, Sendable, CaseIterable {
+    /// SIGKILL, restart after the duration.
+    case kill
+    /// SIGTERM (graceful: hand leadership over, stop), restart after the duration.
+    case stop
+    /// SIGSTOP, SIGCONT after the duration.
+    case pause
+}
+
+/// Which node a fault hits; resolved when it is applied (the leader at that moment).
+public enum Target: String, Codable, Sendable, CaseIterable {
+    case one, leader, follower
+}
+
+public struct FaultKind: Encodable, Sendable, Equatable {
+    public var type: FaultType
+    public var targets: [Target] = [.one]
+    /// How long the fault lasts, seconds, drawn uniformly from this range.
+    public var forS: [Double] = [1, 3]
+    public var weight = 1
+
+    public init(type: FaultType, targets: [Target] = [.one], forS: [Double] = [1, 3], weight: Int = 1) {
+        self.type = type
+        self.targets = targets
+        self.forS = forS
+        self.weight = weight
+    }
+
+    enum CodingKeys: String, CodingKey { case type, targets, forS = "for_s", weight }
+}
+
+/// One fault of a timeline: planned from the seed (or written by hand), replayable as is.
+public struct PlannedFault: Codable, Sendable, Equatable {
+    /// Seconds after the workload started.
+    public var atS: Double
+    public var type: FaultType
+    public var target: Target
+    /// Among the nodes the target allows, which one (index into them, modulo their count).
+    public var pick: Int = 0
+    public var forS: Double
+
+    public init(atS: Double, type: FaultType, target: Target, pick: Int = 0, forS: Double) {
+        self.atS = atS
+        self.type = type
+        self.target = target
+        self.pick = pick
+        self.forS = forS
+    }
+
+    enum CodingKeys: String, CodingKey { case atS = "at_s", type, target, pick, forS = "for_s" }
+}
+
+public struct FinalSpec: Encodable, Sendable, Equatable {
+    /// After healing, wait this long before the final reads.
+    public var settleS: Double = 2
+    /// A write must succeed within this many seconds of healing (liveness).
+    public var recoverWithinS: Double = 20
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey { case settleS = "settle_s", recoverWithinS = "recover_within_s" }
+}

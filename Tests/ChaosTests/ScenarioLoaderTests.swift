@@ -1,0 +1,47 @@
+import XCTest
+@testable import Chaos
+
+final class ScenarioLoaderTests: XCTestCase {
+    func testDefaultsAndAFullFile() throws {
+        let s = try ScenarioLoader.parse("""
+        name: kills
+        tier: smoke
+        expect: pass
+        duration_s: 20
+        cluster: {nodes: 5, election_timeout_ms: 800, heartbeat_timeout_ms: 80, node_args: ["--busy-timeout", "2000"]}
+        workload: {keys: 4, txn_length: [1, 3], concurrency: 6, rate_hz: 40}
+        faults:
+          mode: explicit
+          timeline:
+            - {at_s: 5, type: kill, target: leader, for_s: 2}
+            - {at_s: 2, type: pause, target: one, pick: 1}
+        final: {settle_s: 1}
+        checks: [history, durability]
+        """)
+        XCTAssertEqual(s.name, "kills")
+        XCTAssertEqual(s.cluster.nodes, 5)
+        XCTAssertEqual(s.cluster.nodeArgs, ["--busy-timeout", "2000"])
+        XCTAssertEqual(s.workload.txnLength, [1, 3])
+        XCTAssertEqual(s.faults.timeline.map(\.atS), [2, 5], "sorted by time")
+        XCTAssertEqual(s.faults.timeline[1].target, .leader)
+        XCTAssertEqual(s.checks, [.history, .durability])
+        XCTAssertEqual(try ScenarioLoader.parse("name: x").cluster, ClusterSpec())
+    }
+
+    func testMalformedFilesNameTheLineAndTheField() {
+        func error(_ yaml: String) -> ScenarioError? {
+            do { _ = try ScenarioLoader.parse(yaml, file: "s.yaml"); return nil } catch { return error }
+        }
+        let typo = error("name: x\nduraton_s: 3\n")
+        XCTAssertEqual(typo?.line, 2, "the line of the unknown field")
+        XCTAssertEqual(typo?.field, "duraton_s")
+        XCTAssertTrue(typo?.description.hasPrefix("s.yaml:2: duraton_s: unknown field") ?? false, typo?.description ?? "")
+        XCTAssertEqual(error("cluster:\n  nodes: three\n")?.field, "cluster.nodes")
+        XCTAssertEqual(error("cluster:\n  nodes: 30\n")?.problem, "30 is out of range 1...9")
+        XCTAssertEqual(error("faults:\n  kinds:\n    - {type: explode}\n")?.field, "faults.kinds.type")
+        XCTAssertEqual(error("workload: {txn_length: [3, 1]}")?.field, "workload.txn_length")
+        XCTAssertNotNil(error("duration_s: 5\nfaults: {mode: explicit, timeline: [{at_s: 9, type: kill}]}"), "fault after the end")
+        XCTAssertNotNil(error("name: [unclosed"))
+        XCTAssertNotNil(error(""))
+    }
+}
