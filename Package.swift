@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "dqlite", targets: ["dqlite"]),
         .executable(name: "dqlite-bench", targets: ["dqlite-bench"]),
         .executable(name: "dqlite-node", targets: ["dqlite-node"]),
+        .executable(name: "dqlite-chaos", targets: ["dqlite-chaos"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -49,6 +50,10 @@ let package = Package(
 
         .executableTarget(name: "dqlite-node", dependencies: [
             "DqliteNode", "DqliteClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .executableTarget(name: "dqlite-chaos", dependencies: [
+            "Chaos", "LocalCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CRaft", "CUV", "CSQLite", "CSeccomp"]),

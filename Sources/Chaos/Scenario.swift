@@ -151,3 +151,19 @@ public struct FinalSpec: Encodable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey { case settleS = "settle_s", recoverWithinS = "recover_within_s" }
 }
+
+extension Scenario {
+    /// What `dqlite-chaos run` runs without a scenario: 3 nodes, list-append, kills and pauses of any node or
+    /// the leader, about 30 s.
+    public static var builtInDefault: Scenario {
+        var s = Scenario()
+        s.name = "default"
+        s.durationS = 30
+        s.faults.kinds = [
+            FaultKind(type: .kill, targets: [.one, .leader], forS: [1, 3], weight: 2),
+            FaultKind(type: .stop, targets: [.leader], forS: [1, 2], weight: 1),
+            FaultKind(type: .pause, targets: [.one, .leader], forS: [1, 3], weight: 1),
+        ]
+        return s
+    }
+}

@@ -112,6 +112,19 @@ public actor ProcessCluster {
         try? recordPids()
     }
 
+    /// Sends `signal` to node `index` without waiting (SIGSTOP, SIGCONT).
+    public func signal(_ index: Int, _ signal: Int32) {
+        guard let p = processes[index] else { return }
+        Glibc.kill(p.processIdentifier, signal)
+    }
+
+    /// Whether node `index` was started and has not been killed through `kill` (it may have died on its own:
+    /// see `isRunning`).
+    public func isStarted(_ index: Int) -> Bool { processes[index] != nil }
+
+    /// Every node's address, those added later included.
+    public var allAddresses: [String] { allNodes.map(\.address) }
+
     public func pid(_ index: Int) -> Int32? { processes[index]?.processIdentifier }
 
     public func isRunning(_ index: Int) -> Bool { processes[index]?.isRunning ?? false }

@@ -1,0 +1,292 @@
+import DqliteClient
+import DqliteWire
+import Foundation
+import LocalCluster
+
+/// What a history check answered: nil `passed` means unknown (out of budget).
+public struct HistoryVerdict: Sendable {
+    public var passed: Bool?
+    public var summary: String
+    public init(passed: Bool?, summary: String) {
+        self.passed = passed
+        self.summary = summary
+    }
+}
+
+public struct RunOptions: Sendable {
+    public var scenario: Scenario
+    /// As given on the command line (for the reproduce command); nil for the built-in default.
+    public var scenarioPath: String?
+    public var scenarioDigest: String
+    public var seed: UInt64
+    public var outputDirectory: String
+    public var nodeExecutable: String
+    /// A recorded timeline to apply instead of planning one (`--replay`).
+    public var replay: [PlannedFault]?
+    /// Checks the history file (the Checker, linked by the executable).
+    public var checkHistory: @Sendable (String) async -> HistoryVerdict
+    /// Where the status lines go.
+    public var say: @Sendable (String) -> Void
+
+    public init(scenario: Scenario, scenarioPath: String?, scenarioDigest: String, seed: UInt64, outputDirectory: String,
+                nodeExecutable: String, replay: [PlannedFault]?, checkHistory: @escaping @Sendable (String) async -> HistoryVerdict,
+                say: @escaping @Sendable (String) -> Void) {
+        self.scenario = scenario
+        self.scenarioPath = scenarioPath
+        self.scenarioDigest = scenarioDigest
+        self.seed = seed
+        self.outputDirectory = outputDirectory
+        self.nodeExecutable = nodeExecutable
+        self.replay = replay
+        self.checkHistory = checkHistory
+        self.say = say
+    }
+}
+
+public struct CheckOutcome: Codable, Sendable {
+    public var name: String
+    public var passed: Bool
+    public var detail: String
+}
+
+/// Everything run.json records: enough to understand the run and to replay its faults.
+public struct RunRecord: Codable, Sendable {
+    public var scenario: String
+    public var scenarioPath: String?
+    public var scenarioDigest: String
+    public var seed: UInt64
+    public var commit: String
+    public var expect: String
+    public var plannedFaults: [PlannedFault]
+    public var appliedFaults: [AppliedFault]
+    public var checks: [CheckOutcome]
+    public var ok: Int, fail: Int, info: Int
+    public var crashes: [Int]
+    public var leaderChanged: Bool
+    public var verdict: String
+    public var reproduce: String
+
+    enum CodingKeys: String, CodingKey {
+        case scenario, scenarioPath = "scenario_path", scenarioDigest = "scenario_digest", seed, commit, expect,
+             plannedFaults = "planned_faults", appliedFaults = "applied_faults", checks, ok, fail, info, crashes,
+             leaderChanged = "leader_changed", verdict, reproduce
+    }
+}
+
+/// One chaos run: cluster up, workload with faults, heal, final checks, artifacts, verdict.
+public enum ChaosRunner {
+    /// Exit codes: 0 the run met its expectation, 1 it did not (a check failed, or none did when one should
+    /// have), 2 the harness itself failed.
+    public static func run(_ o: RunOptions) async -> (record: RunRecord?, exitCode: Int32) {
+        do {
+            let record = try await runChecked(o)
+            return (record, record.verdict == "pass" ? 0 : 1)
+        } catch {
+            o.say("harness error: \(error)")
+            return (nil, 2)
+        }
+    }
+
+    static func runChecked(_ o: RunOptions) async throws -> RunRecord {
+        let s = o.scenario
+        try FileManager.default.createDirectory(atPath: o.outputDirectory, withIntermediateDirectories: true)
+        let plan = o.replay ?? FaultPlan.make(s, seed: o.seed)
+        let reproduce = "dqlite-chaos run" + (o.scenarioPath.map { " \($0)" } ?? "") + " --seed \(o.seed)"
+        o.say("scenario \(s.name), seed \(o.seed), \(s.cluster.nodes) nodes, \(plan.count) faults planned, output \(o.outputDirectory)")
+
+        var extra = ["--election-timeout", String(s.cluster.electionTimeoutMs), "--heartbeat-timeout", String(s.cluster.heartbeatTimeoutMs),
+                     "--snapshot-threshold", String(s.cluster.snapshotThreshold), "--snapshot-trailing", String(s.cluster.snapshotTrailing)]
+        if s.cluster.staleReads { extra.append("--stale-reads") }
+        extra += s.cluster.nodeArgs
+        let cluster = try await ProcessCluster.start(nodes: s.cluster.nodes, kind: .swiftNode(executable: o.nodeExecutable, arguments: extra))
+        var keepData = true
+        defer {
+            let root = cluster.root, out = o.outputDirectory, keep = keepData
+            // Logs always; data dirs only when something failed.
+            for i in 1...32 where FileManager.default.fileExists(atPath: "\(root)/node\(i).log") {
+                try? FileManager.default.copyItem(atPath: "\(root)/node\(i).log", toPath: "\(out)/node\(i).log")
+                if keep { try? FileManager.default.copyItem(atPath: "\(root)/node\(i)", toPath: "\(out)/data-node\(i)") }
+            }
+        }
+        do {
+            let record = try await drive(o, plan: plan, cluster: cluster, reproduce: reproduce)
+            keepData = record.verdict != "pass" || record.checks.contains { !$0.passed }
+            await cluster.stop()
+            return record
+        } catch {
+            await cluster.stop()
+            throw error
+        }
+    }
+
+    private static func drive(_ o: RunOptions, plan: [PlannedFault], cluster: ProcessCluster, reproduce: String) async throws -> RunRecord {
+        let s = o.scenario
+        var config = ClientConfig()
+        config.requestTimeout = .milliseconds(s.workload.clientTimeoutMs)
+        config.leaderTimeout = .milliseconds(s.workload.clientTimeoutMs)
+        config.dialTimeout = .milliseconds(min(1000, s.workload.clientTimeoutMs))
+        config.retry.deadline = .milliseconds(s.workload.clientTimeoutMs)
+        let client = try DqliteClient(addresses: cluster.addresses, config: config)
+        try await retry(for: .seconds(30)) {
+            let c = try await client.open(AppendWorkload.database)
+            defer { Task { await c.close() } }
+            _ = try await c.exec(AppendWorkload.schema)
+            _ = try await c.exec("CREATE TABLE IF NOT EXISTS liveness (id INTEGER PRIMARY KEY, t INTEGER)")
+        }
+
+        let start = ContinuousClock.now
+        let historyPath = o.outputDirectory + "/history.jsonl"
+        let history = try HistoryWriter(path: historyPath, metadata: ["scenario": s.name, "seed": String(o.seed), "model": "list-append"], start: start)
+        let keys = KeySpace(keys: s.workload.keys, maxWritesPerKey: s.workload.maxWritesPerKey)
+        let stats = WorkloadStats()
+        let workload = AppendWorkload(spec: s.workload, client: client, history: history, keys: keys, stats: stats)
+        let nemesis = Nemesis(cluster: cluster, history: history)
+        let end = start + .seconds(s.durationS)
+        let root = SeededRandom(seed: o.seed)
+        var crashes: [Int] = []
+        let initialLeader = try? await cluster.leaderIndex(config: Nemesis.quickConfig)
+        var leaderChanged = false
+
+        await withTaskGroup(of: Void.self) { group in
+            for i in 0..<s.workload.concurrency {
+                group.addTask { await workload.worker(i, rng: root.derived(UInt64(i + 1)), until: end) }
+            }
+            group.addTask { await nemesis.run(plan, start: start) }
+            // Status every few seconds; crashes are noticed (and restarted) here.
+            while ContinuousClock.now < end {
+                try? await Task.sleep(for: .seconds(min(3, max(0.1, s.durationS / 4))))
+                crashes += await nemesis.reapCrashes()
+                let leader = try? await cluster.leaderIndex(config: Nemesis.quickConfig)
+                if let leader, let initialLeader, leader != initialLeader { leaderChanged = true }
+                let (ok, fail, info) = await stats.snapshot
+                let faults = await nemesis.current
+                let t = Int((ContinuousClock.now - start).components.seconds)
+                o.say("t=\(t)s ok=\(ok) fail=\(fail) info=\(info) faults=[\(faults.joined(separator: ", "))] leader=\(leader.map { "n\($0 + 1)" } ?? "none")")
+            }
+            await group.waitForAll()
+        }
+        await nemesis.heal()
+        crashes += await nemesis.reapCrashes()
+        var checks: [CheckOutcome] = []
+
+        // Liveness: a write succeeds again within the bound after healing.
+        let healed = ContinuousClock.now
+        var live = false
+        do {
+            try await retry(for: .seconds(s.final.recoverWithinS)) {
+                let c = try await client.open(AppendWorkload.database)
+                defer { Task { await c.close() } }
+                _ = try await c.exec("INSERT INTO liveness (t) VALUES (?)", [.integer(Int64((ContinuousClock.now - start).components.seconds))])
+            }
+            live = true
+        } catch {}
+        let recovery = ContinuousClock.now - healed
+        checks.append(CheckOutcome(name: "liveness", passed: live,
+                                   detail: live ? "a write succeeded \(recovery) after healing" : "no write succeeded within \(s.final.recoverWithinS) s of healing"))
+        try? await Task.sleep(for: .seconds(s.final.settleS))
+
+        // Final reads of every key through the leader, recorded in the history like any transaction.
+        let used = await keys.used.sorted()
+        let finalProcess = 1_000_000
+        let reads = used.map { MicroOp.read(key: $0, result: nil) }
+        var leaderLists: [Int64: [Int64]] = [:]
+        if !used.isEmpty {
+            await history.client(process: finalProcess, type: "invoke", f: "txn", value: AppendWorkload.json(reads))
+            do {
+                let c = try await client.open(AppendWorkload.database)
+                defer { Task { await c.close() } }
+                var done: [MicroOp] = []
+                for k in used {
+                    let rows = try await c.queryAll("SELECT v FROM appends WHERE k = ? ORDER BY id", [.integer(k)]).rows
+                    let list = rows.compactMap { if case .integer(let v) = $0.first { v } else { nil } }
+                    leaderLists[k] = list
+                    done.append(.read(key: k, result: list))
+                }
+                await history.client(process: finalProcess, type: "ok", f: "txn", value: AppendWorkload.json(done))
+            } catch {
+                await history.client(process: finalProcess, type: "fail", f: "txn", value: AppendWorkload.json(reads), error: "\(error)")
+            }
+        }
+        await history.close()
+
+        // Durability and convergence, from every node's own copy.
+        let acknowledged = await stats.acknowledged
+        var lost: [String] = [], diverged: [String] = []
+        for (i, address) in await cluster.allAddresses.enumerated() {
+            var lists: [Int64: [Int64]] = [:]
+            let deadline = ContinuousClock.now + .seconds(15)
+            repeat {
+                lists = (try? await NodeContents.lists(at: address, database: AppendWorkload.database,
+                                                        scratch: o.outputDirectory + "/.dump-n\(i + 1)")) ?? [:]
+                if lists.filter({ $0.key >= 0 }) == leaderLists.filter({ !$0.value.isEmpty }) { break }
+                try? await Task.sleep(for: .milliseconds(200))
+            } while ContinuousClock.now < deadline
+            try? FileManager.default.removeItem(atPath: o.outputDirectory + "/.dump-n\(i + 1)")
+            for (k, elements) in acknowledged {
+                let have = Set(lists[k] ?? [])
+                let missing = elements.subtracting(have)
+                if !missing.isEmpty { lost.append("n\(i + 1) lacks acknowledged appends \(missing.sorted().prefix(5)) of key \(k)") }
+            }
+            if lists.filter({ $0.key >= 0 }) != leaderLists.filter({ !$0.value.isEmpty }) {
+                diverged.append("n\(i + 1) differs from the leader's final reads")
+            }
+        }
+        let appendCount = acknowledged.values.reduce(0) { $0 + $1.count }
+        checks.append(CheckOutcome(name: "durability", passed: lost.isEmpty,
+                                   detail: lost.isEmpty ? "all \(appendCount) acknowledged appends are on every node" : lost.prefix(5).joined(separator: "; ")))
+        checks.append(CheckOutcome(name: "convergence", passed: diverged.isEmpty,
+                                   detail: diverged.isEmpty ? "every node holds the same lists" : diverged.joined(separator: "; ")))
+
+        // The history, by the checker.
+        let verdict = await o.checkHistory(historyPath)
+        checks.append(CheckOutcome(name: "history", passed: verdict.passed == true, detail: verdict.summary))
+
+        // Crashes: a node that died on its own, or logged a fatal error.
+        var fatal: [String] = []
+        for i in 1...(await cluster.allAddresses.count) {
+            let log = (try? String(contentsOfFile: "\(cluster.root)/node\(i).log", encoding: .utf8)) ?? ""
+            if log.contains("Fatal error") || log.contains("Assertion") || log.contains("precondition") { fatal.append("n\(i)") }
+        }
+        checks.append(CheckOutcome(name: "crashes", passed: crashes.isEmpty && fatal.isEmpty,
+                                   detail: crashes.isEmpty && fatal.isEmpty ? "no node crashed"
+                                       : "crashed: \(crashes.map { "n\($0)" }) fatal log lines: \(fatal)"))
+
+        let counted = checks.filter { c in s.checks.contains { $0.rawValue == c.name } }
+        let allPassed = counted.allSatisfy(\.passed)
+        let met = s.expect == .pass ? allPassed : !allPassed
+        let (ok, fail, info) = await stats.snapshot
+        let applied = await nemesis.applied
+        let commit: String
+        if let c = ProcessInfo.processInfo.environment["DQLITE_CHAOS_COMMIT"] { commit = c } else { commit = await gitCommit() }
+        let record = RunRecord(scenario: s.name, scenarioPath: o.scenarioPath, scenarioDigest: o.scenarioDigest, seed: o.seed,
+                               commit: commit,
+                               expect: s.expect.rawValue, plannedFaults: plan, appliedFaults: applied,
+                               checks: checks, ok: ok, fail: fail, info: info, crashes: crashes,
+                               leaderChanged: leaderChanged || applied.contains { $0.wasLeader && $0.type != .pause },
+                               verdict: met ? "pass" : "fail", reproduce: reproduce)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(record).write(to: URL(fileURLWithPath: o.outputDirectory + "/run.json"))
+        for c in checks { o.say("check \(c.name): \(c.passed ? "ok" : "FAILED")\(s.checks.contains { $0.rawValue == c.name } ? "" : " (not counted)") - \(c.detail)") }
+        o.say("sometimes: leader changed \(record.leaderChanged ? "yes" : "no"), info operations \(info), faults applied \(record.appliedFaults.count)")
+        return record
+    }
+
+    /// Runs `body` until it succeeds or `duration` passes (the last error is rethrown).
+    static func retry(for duration: Duration, _ body: () async throws -> Void) async throws {
+        let deadline = ContinuousClock.now + duration
+        while true {
+            do {
+                return try await body()
+            } catch {
+                if ContinuousClock.now >= deadline { throw error }
+                try? await Task.sleep(for: .milliseconds(200))
+            }
+        }
+    }
+
+    static func gitCommit() async -> String {
+        let r = try? await CommandRunner.run("/usr/bin/git", ["rev-parse", "HEAD"], timeout: .seconds(5))
+        return r.map { $0.stdout.trimmingCharacters(in: .whitespacesAndNewlines) } ?? "unknown"
+    }
+}

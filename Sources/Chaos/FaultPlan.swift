@@ -1,0 +1,28 @@
+/// The fault timeline of a run: the scenario's explicit one, or one drawn from the seed (random mode). It is
+/// decided before the run starts and recorded in run.json, so `--replay` applies exactly the same faults.
+public enum FaultPlan {
+    public static func make(_ scenario: Scenario, seed: UInt64) -> [PlannedFault] {
+        switch scenario.faults.mode {
+        case .none: return []
+        case .explicit: return scenario.faults.timeline
+        case .random: break
+        }
+        var rng = SeededRandom(seed: seed).derived(0xFA17)
+        let kinds = scenario.faults.kinds.filter { $0.weight > 0 }
+        let total = kinds.reduce(0) { $0 + $1.weight }
+        var plan: [PlannedFault] = []
+        // A quiet start lets the workload get going; the last fault ends before the workload does.
+        var t = rng.uniform(scenario.faults.intervalS)
+        while true {
+            var roll = Int(rng.next() % UInt64(total))
+            let kind = kinds.first { roll -= $0.weight; return roll < 0 }!
+            let duration = (rng.uniform(kind.forS) * 10).rounded() / 10
+            guard t + duration < scenario.durationS else { break }
+            let target = kind.targets[Int(rng.next() % UInt64(kind.targets.count))]
+            plan.append(PlannedFault(atS: (t * 10).rounded() / 10, type: kind.type, target: target,
+                                     pick: Int(rng.next() % 1000), forS: duration))
+            t += duration + max(0.1, rng.uniform(scenario.faults.intervalS))
+        }
+        return plan
+    }
+}

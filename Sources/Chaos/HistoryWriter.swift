@@ -1,0 +1,75 @@
+import Foundation
+
+/// Writes the run's history in the format of ../shared/HISTORY.md (JSON Lines), in the order events are
+/// observed, with times in nanoseconds since the run started.
+public actor HistoryWriter {
+    private let handle: FileHandle
+    private let start: ContinuousClock.Instant
+    private var buffer: [UInt8] = []
+
+    public init(path: String, metadata: [String: String], start: ContinuousClock.Instant) throws {
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
+        guard let h = FileHandle(forWritingAtPath: path) else { throw ChaosError.harness("cannot write \(path)") }
+        handle = h
+        self.start = start
+        var meta = #"{"history":1"#
+        for (k, v) in metadata.sorted(by: { $0.key < $1.key }) { meta += ",\(Self.quote(k)):\(Self.quote(v))" }
+        buffer += Array((meta + "}\n").utf8)
+    }
+
+    public func nanos() -> Int64 {
+        let d = ContinuousClock.now - start
+        return d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000
+    }
+
+    /// A client event; `value` is already JSON.
+    public func client(process: Int, type: String, f: String, value: String, node: String? = nil, error: String? = nil) {
+        var line = #"{"process":\#(process),"type":"\#(type)","f":"\#(f)","value":\#(value),"time":\#(nanos())"#
+        if let node { line += #","node":\#(Self.quote(node))"# }
+        if let error { line += #","error":\#(Self.quote(error))"# }
+        append(line + "}\n")
+    }
+
+    /// A fault as applied (`start`) or healed (`stop`); `detail` is already JSON.
+    public func nemesis(_ phase: String, fault: String, detail: String) {
+        append(#"{"nemesis":"\#(phase)","fault":"\#(fault)","detail":\#(detail),"time":\#(nanos())}"# + "\n")
+    }
+
+    private func append(_ line: String) {
+        buffer += Array(line.utf8)
+        if buffer.count > 64 * 1024 { flush() }
+    }
+
+    public func flush() {
+        handle.write(Data(buffer))
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    public func close() {
+        flush()
+        try? handle.close()
+    }
+
+    static func quote(_ s: String) -> String {
+        var out = "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            case "\r": out += "\\r"
+            default:
+                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
+            }
+        }
+        return out + "\""
+    }
+}
+
+public enum ChaosError: Error, CustomStringConvertible {
+    case harness(String)
+    public var description: String {
+        switch self { case .harness(let m): m }
+    }
+}

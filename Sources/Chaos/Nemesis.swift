@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import DqliteClient
+import LocalCluster
+
+/// Applies a fault timeline to the cluster's processes, recording each fault as actually applied (which node,
+/// when) in the history and in the run's log of applied faults.
+actor Nemesis {
+    let cluster: ProcessCluster
+    let history: HistoryWriter
+    private(set) var applied: [AppliedFault] = []
+    /// Faults in force now, for the status line.
+    private(set) var current: [String] = []
+    private var paused: Set<Int> = []
+    private var down: Set<Int> = []
+    private var leaderChanges = 0
+
+    init(cluster: ProcessCluster, history: HistoryWriter) {
+        self.cluster = cluster
+        self.history = history
+    }
+
+    /// Runs `plan` (times relative to `start`); returns when its last fault has been healed.
+    func run(_ plan: [PlannedFault], start: ContinuousClock.Instant) async {
+        for fault in plan {
+            try? await Task.sleep(until: start + .seconds(fault.atS), clock: .continuous)
+            await apply(fault, start: start)
+            try? await Task.sleep(for: .seconds(fault.forS))
+            await heal()
+        }
+    }
+
+    private func apply(_ fault: PlannedFault, start: ContinuousClock.Instant) async {
+        let count = await cluster.allAddresses.count
+        var live: [Int] = []
+        for i in 0..<count where await cluster.isStarted(i) { live.append(i) }
+        let leader = try? await cluster.leaderIndex(config: Self.quickConfig)
+        let candidates: [Int] = switch fault.target {
+        case .leader: leader.map { [$0] } ?? live
+        case .follower: live.filter { $0 != leader }
+        case .one: live
+        }
+        guard !candidates.isEmpty else { return }
+        let node = candidates[fault.pick % candidates.count]
+        switch fault.type {
+        case .kill: await cluster.kill(node, signal: SIGKILL); down.insert(node)
+        case .stop: await cluster.kill(node, signal: SIGTERM); down.insert(node)
+        case .pause: await cluster.signal(node, SIGSTOP); paused.insert(node)
+        }
+        let wasLeader = node == leader
+        let detail = #"{"node":\#(node + 1),"leader":\#(wasLeader),"for_s":\#(fault.forS)}"#
+        await history.nemesis("start", fault: fault.type.rawValue, detail: detail)
+        let at = (ContinuousClock.now - start)
+        applied.append(AppliedFault(atS: Double(at.components.seconds) + Double(at.components.attoseconds) / 1e18,
+                                    type: fault.type, node: node + 1, wasLeader: wasLeader, forS: fault.forS))
+        current = ["\(fault.type.rawValue) n\(node + 1)\(wasLeader ? " (leader)" : "")"]
+    }
+
+    /// Ends every fault in force: killed and stopped nodes restart with their data, paused ones resume.
+    func heal() async {
+        for node in paused.sorted() {
+            await cluster.signal(node, SIGCONT)
+            await history.nemesis("stop", fault: "pause", detail: #"{"node":\#(node + 1)}"#)
+        }
+        for node in down.sorted() {
+            do {
+                try await cluster.launch(node)
+                await history.nemesis("stop", fault: "restart", detail: #"{"node":\#(node + 1)}"#)
+            } catch {
+                await history.nemesis("stop", fault: "restart-failed", detail: #"{"node":\#(node + 1)}"#)
+            }
+        }
+        paused.removeAll()
+        down.removeAll()
+        current = []
+    }
+
+    /// Nodes that died without the nemesis killing them (a crash), restarted so the run goes on.
+    func reapCrashes() async -> [Int] {
+        var crashed: [Int] = []
+        let count = await cluster.allAddresses.count
+        for i in 0..<count where !down.contains(i) {
+            guard await cluster.isStarted(i), !(await cluster.isRunning(i)) else { continue }
+            crashed.append(i + 1)
+            await history.nemesis("start", fault: "crash", detail: #"{"node":\#(i + 1)}"#)
+            await cluster.kill(i)
+            try? await cluster.launch(i)
+        }
+        return crashed
+    }
+
+    static var quickConfig: ClientConfig {
+        var c = ClientConfig()
+        c.leaderTimeout = .seconds(1)
+        c.dialTimeout = .milliseconds(500)
+        c.requestTimeout = .seconds(1)
+        c.retry = .none
+        return c
+    }
+}
+
+/// A fault as it was applied.
+public struct AppliedFault: Codable, Sendable {
+    public var atS: Double
+    public var type: FaultType
+    public var node: Int
+    public var wasLeader: Bool
+    public var forS: Double
+
+    enum CodingKeys: String, CodingKey { case atS = "at_s", type, node, wasLeader = "was_leader", forS = "for_s" }
+}
