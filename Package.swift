@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "dqlite", targets: ["dqlite"]),
         .executable(name: "dqlite-bench", targets: ["dqlite-bench"]),
         .executable(name: "dqlite-node", targets: ["dqlite-node"]),
+        .executable(name: "dqlite-chaos", targets: ["dqlite-chaos"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -35,6 +36,8 @@ let package = Package(
         .target(name: "DqliteBench", dependencies: ["DqliteClient"]),
         // Starts and stops real dqlite clusters (Debian's dqlite-demo) for tests and the demo job.
         .target(name: "LocalCluster", dependencies: ["DqliteClient"]),
+        // History parser and consistency checkers (list-append, set, register): pure, no dependencies.
+        .target(name: "Checker"),
 
         .executableTarget(name: "dqlite", dependencies: [
             "DqliteShell", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -47,6 +50,10 @@ let package = Package(
             "DqliteNode", "DqliteClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .executableTarget(name: "dqlite-chaos", dependencies: [
+            "Checker", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CRaft", "CUV", "CSQLite", "CSeccomp"]),
         .testTarget(name: "DqliteWireTests", dependencies: ["DqliteWire"]),
         .testTarget(name: "DqliteNodeTests", dependencies: ["DqliteNode", "CSQLite", "DqliteClient", "LocalCluster", "dqlite-node"]),
@@ -54,6 +61,7 @@ let package = Package(
         .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "LocalCluster", "dqlite"]),
         .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster"]),
+        .testTarget(name: "CheckerTests", dependencies: ["Checker", "dqlite-chaos"]),
     ],
     swiftLanguageModes: [.v6]
 )
