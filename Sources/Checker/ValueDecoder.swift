@@ -128,7 +128,6 @@ struct ValueDecoder {
         guard t[v].kind == .arrayStart else { throw Message("\(what) must be a list of integers, found \(line.describe(v))") }
         let start = history.elements.count
         let close = Int(t[v].close)
-        history.elements.reserveCapacity(start + close - v - 1)
         var j = v + 1
         while j < close {
             guard t[j].kind == .integer else {
