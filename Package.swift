@@ -40,6 +40,8 @@ let package = Package(
         .target(name: "LocalCluster", dependencies: ["DqliteClient"]),
         // The chaos test bed: scenarios, a cluster of node processes, faults, workloads, histories, seeds.
         .target(name: "Chaos", dependencies: ["DqliteClient", "LocalCluster", "CSQLite", .product(name: "Yams", package: "Yams")]),
+        // History parser and consistency checkers (list-append, set, register): pure, no dependencies.
+        .target(name: "Checker"),
 
         .executableTarget(name: "dqlite", dependencies: [
             "DqliteShell", .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -53,7 +55,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "dqlite-chaos", dependencies: [
-            "Chaos", "LocalCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "Chaos", "Checker", "LocalCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CRaft", "CUV", "CSQLite", "CSeccomp"]),
@@ -64,6 +66,7 @@ let package = Package(
         .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster"]),
         .testTarget(name: "ChaosTests", dependencies: ["Chaos"]),
+        .testTarget(name: "CheckerTests", dependencies: ["Checker", "dqlite-chaos"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -8,6 +8,8 @@ struct ChaosCommand: AsyncParsableCommand {
         abstract: "Chaos test bed for dqlite: run scenarios against local clusters and check recorded histories.",
         subcommands: [
             RunCommand.self,
+            CheckCommand.self,
+            BenchCheckCommand.self,
         ],
         defaultSubcommand: RunCommand.self
     )

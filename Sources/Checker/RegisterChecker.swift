@@ -1,0 +1,76 @@
+// Register and cas-register histories: linearizability per key (a history is linearizable iff each key's
+// sub-history is: P-compositionality), keys searched in parallel, each within the shared time limit and a
+// share of the memory limit. A key whose search runs out of budget makes the verdict `unknown` unless
+// another key is certainly not linearizable.
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+enum RegisterChecker {
+    struct KeyResult: Sendable {
+        var key: Int64
+        var anomaly: Anomaly?
+        var unknown: String?
+        var elapsed: Duration
+        var operations: Int
+    }
+
+    static func check(_ h: History, options: CheckOptions) async -> [KeyResult] {
+        var byKey: [Int64: [RegisterOp]] = [:]
+        for (id, op) in h.operations.enumerated() {
+            // Failed operations did not happen; an info read changes nothing and constrains nothing.
+            guard op.outcome != .fail, !(op.outcome == .info && op.function == .read) else { continue }
+            let m = h.mops[Int(op.mopStart)]
+            byKey[m.key, default: []].append(RegisterOp(
+                id: Int32(id), kind: m.kind, ok: op.outcome == .ok, hasValue: m.hasValue, a: m.a, b: m.b,
+                call: op.invokeIndex, ret: op.outcome == .ok ? op.completeIndex : Int64.max))
+        }
+        let deadline = ContinuousClock.now + options.timeLimit
+        let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        let memoryPerKey = options.memoryLimit / max(1, min(cores, byKey.count))
+        let history = h
+        return await withTaskGroup(of: KeyResult.self) { group in
+            for (key, ops) in byKey {
+                group.addTask {
+                    let start = ContinuousClock.now
+                    let result = LinearizabilitySearch(ops: ops, deadline: deadline, memoryLimit: memoryPerKey).run()
+                    var out = KeyResult(key: key, elapsed: .zero, operations: ops.count)
+                    switch result {
+                    case .linearizable: break
+                    case .unknown(let why): out.unknown = "key \(key == noKey ? "(none)" : String(key)): \(why)"
+                    case let .notLinearizable(prefix, depth, state, blocked):
+                        out.anomaly = explain(history, key: key, ops: ops, prefix: prefix, depth: depth, state: state, blocked: blocked)
+                    }
+                    out.elapsed = ContinuousClock.now - start
+                    return out
+                }
+            }
+            var results: [KeyResult] = []
+            for await r in group { results.append(r) }
+            return results.sorted { $0.key < $1.key }
+        }
+    }
+
+    private static func explain(_ h: History, key: Int64, ops: [RegisterOp], prefix: [Int32], depth: Int,
+                                state: RegisterState, blocked: Int32) -> Anomaly {
+        let keyText = key == noKey ? "the register" : "key \(key)"
+        var lines: [String] = []
+        let b = Int(blocked)
+        lines.append(h.introduce(b))
+        // The plainest explanation first: a value read that nothing could have put there.
+        let written = Set(ops.flatMap { o -> [Int64] in o.kind == .write ? [o.a] : o.kind == .cas ? [o.b] : [] })
+        let bm = h.mops[Int(h.operations[b].mopStart)]
+        if bm.kind == .read && bm.hasValue && !written.contains(bm.a) {
+            lines.append("\(h.name(b)) read \(bm.a) from \(keyText), but no operation ever wrote \(bm.a) to it.")
+        }
+        let stateText = state.isSet ? String(state.value) : "null"
+        let done = prefix.map { "\(h.name(Int($0))) (\(h.describeValue(Int($0))))" }.joined(separator: ", then ")
+        lines.append("No order of the \(ops.count) operations on \(keyText) agrees with every result and with real time. The search got furthest after linearizing \(depth) of them, ending \(done.isEmpty ? "with none" : done), with \(keyText) holding \(stateText).")
+        lines.append("From there \(h.name(b)) (\(h.describeValue(b))), which completed at line \(h.operations[b].completeLine), had to take effect, and no order of the operations pending at that point lets its result hold.")
+        return Anomaly(type: "nonlinearizable", operations: prefix.map(Int.init) + [b], key: key == noKey ? nil : key, explanation: lines)
+    }
+}
