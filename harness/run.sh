@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The main job, until the chaos runner exists: start a 3-node real dqlite cluster on loopback, run a
-# transactional key/value workload against it through our client, print the figures, and stop the cluster.
-# Extra arguments go to dqlite-bench (e.g. --duration 30 --workers 8 --workload kvwrite).
+# The main job: a chaos scenario against a local cluster of our dqlite-node processes (loopback mode).
+# With no arguments, the built-in default (3 nodes, list-append, kills, stops and pauses, about 30 s).
+# Arguments go to `dqlite-chaos run` (e.g. Scenarios/smoke/kill-and-pause.yaml --seed 7).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash harness/bootstrap.sh
-swift build -c release --product dqlite-bench
-exec .build/release/dqlite-bench --local-cluster 3 --workload kvreadwrite --workers 4 --duration 10 "$@"
+swift build -c release --product dqlite-node
+swift build -c release --product dqlite-chaos
+exec .build/release/dqlite-chaos run "$@"
