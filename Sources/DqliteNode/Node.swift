@@ -46,6 +46,7 @@ public final class Node: @unchecked Sendable, GatewayHost {
             let queue = BusyQueue(loop: node.loop)
             node.engine.busyQueue = queue
             node.engine.busyTimeoutMs = settings.busyTimeoutMs
+            node.engine.unsafeAckBeforeCommit = settings.unsafeAckBeforeCommit
             if !settings.staleReads { node.engine.readConfirmation = ReadConfirmation(engine: node.engine) }
             node.vfs.onWriteLockReleased = { [unowned queue] database in queue.released(database) }
             node.listener = Listener(loop: node.loop.loop, transport: node.engine.transport)

@@ -56,6 +56,9 @@ struct RunNode: AsyncParsableCommand {
     @Flag(help: "Serve reads without confirming leadership (dqlite's behaviour; a deposed leader may answer stale data).")
     var staleReads = false
 
+    @Flag(help: "TEST ONLY, breaks guarantees on purpose: acknowledge a commit before Raft commits it (for the chaos gate's expect-fail scenarios).")
+    var unsafeAckBeforeCommit = false
+
     @Option(help: "Failure domain reported by DESCRIBE.")
     var failureDomain: UInt64 = 0
 
@@ -87,6 +90,7 @@ struct RunNode: AsyncParsableCommand {
         settings.snapshotTrailing = snapshotTrailing
         settings.busyTimeoutMs = busyTimeout
         settings.staleReads = staleReads
+        settings.unsafeAckBeforeCommit = unsafeAckBeforeCommit
         let node: Node
         do {
             node = try await Node(id: id, address: address, dir: dir, bootstrap: fresh && id == 1 ? [(id, address)] : [],

@@ -79,6 +79,55 @@ final class ReplicatingVFSTests: XCTestCase {
         XCTAssertEqual(try b.rows("PRAGMA integrity_check"), [["ok"]])
     }
 
+    func testAGroupOfTransactionsCommitsAsOneEntry() throws {
+        let v = try vfs("group"), follower = try vfs("group-follower")
+        let a = try TestConnection(v, "db"), b = try TestConnection(v, "db"), r = try TestConnection(v, "db")
+        _ = try TestConnection(follower, "db")
+        try commit(a, "CREATE TABLE t (n INTEGER PRIMARY KEY, s TEXT)", also: [follower])
+        let t1 = try XCTUnwrap(try speculativeWrite(a, "INSERT INTO t VALUES (1, 'one')"))
+        let t2 = try XCTUnwrap(try speculativeWrite(b, "UPDATE t SET s = 'ONE' WHERE n = 1"))
+        let t3 = try XCTUnwrap(try speculativeWrite(a, "INSERT INTO t VALUES (2, 'two')"))
+        v.group(database: "db", ids: [t1.id, t2.id], batch: 7)
+        let merged = CommitBatcher.merge([t1.pages, t2.pages])
+        XCTAssertEqual(Set(merged.pageNumbers).count, merged.pageNumbers.count, "each page once, its latest version")
+        try v.apply(database: "db", merged)
+        try follower.apply(database: "db", merged)
+        XCTAssertEqual(try r.rows("SELECT n, s FROM t"), [["1", "ONE"]], "the whole group, and nothing after it")
+        try v.apply(database: "db", t3.pages)
+        try follower.apply(database: "db", t3.pages)
+        let expected = [["1", "ONE"], ["2", "two"]]
+        XCTAssertEqual(try r.rows("SELECT n, s FROM t ORDER BY n"), expected)
+        XCTAssertEqual(try TestConnection(follower, "db").rows("SELECT n, s FROM t ORDER BY n"), expected)
+        XCTAssertEqual(try r.rows("PRAGMA integrity_check"), [["ok"]])
+    }
+
+    func testAnInteractiveTransactionBuiltOnAReplicatingOneCommitsWhileThatOneIsStillInFlight() throws {
+        let v = try vfs("interactive")
+        let a = try TestConnection(v, "db"), b = try TestConnection(v, "db"), r = try TestConnection(v, "db")
+        try commit(a, "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, k INTEGER)")
+        let t1 = try XCTUnwrap(try speculativeWrite(a, "INSERT INTO t (k) VALUES (1)"))
+        // b: BEGIN, then a first write that speculates (it builds on t1, touching the same pages), then COMMIT
+        // while t1 still replicates. The lock holder's steps keep its view: SQLite must not take t1's frames,
+        // beyond the committed header, for its own and rewrite them.
+        try b.run("BEGIN")
+        v.beginSpeculation(database: "db")
+        try b.run("INSERT INTO t (k) VALUES (2)")
+        v.endSpeculation(database: "db")
+        XCTAssertEqual(try r.int("SELECT count(*) FROM t"), 0, "readers see neither")
+        v.beginSpeculation(database: "db", holdsWriteLock: true)
+        try b.run("INSERT INTO t (k) VALUES (3)")
+        v.endSpeculation(database: "db")
+        v.beginSpeculation(database: "db", holdsWriteLock: true)
+        try b.run("COMMIT")
+        v.endSpeculation(database: "db")
+        let t2 = try XCTUnwrap(v.pollTransaction(database: "db"))
+        try v.apply(database: "db", t1.pages)
+        XCTAssertEqual(try r.rows("SELECT k FROM t ORDER BY id"), [["1"]])
+        try v.apply(database: "db", t2.pages)
+        XCTAssertEqual(try r.rows("SELECT k FROM t ORDER BY id"), [["1"], ["2"], ["3"]])
+        XCTAssertEqual(try r.rows("PRAGMA integrity_check"), [["ok"]])
+    }
+
     func testAbortDropsTheTransactionAndFreesTheLock() throws {
         let v = try vfs("abort")
         let a = try TestConnection(v, "db"), b = try TestConnection(v, "db")

@@ -18,6 +18,9 @@ public struct NodeSettings: Sendable {
     /// Serve reads without confirming leadership first (C dqlite's behaviour: a deposed leader may answer
     /// from a stale state for up to an election timeout). Off: reads are linearizable.
     public var staleReads = false
+    /// TEST ONLY: acknowledge a commit as soon as it is sent to Raft, before Raft commits it. Breaks
+    /// linearizability and durability on purpose, so the chaos gate can be shown to catch it.
+    public var unsafeAckBeforeCommit = false
 
     public init() {}
 }
@@ -50,6 +53,10 @@ final class RaftEngine {
     var readConfirmation: ReadConfirmation?
     /// Writers waiting for a write lock, and how long they may wait.
     var busyQueue: BusyQueue?
+    /// Groups the transactions of a loop turn into one Raft entry.
+    lazy var commits = CommitBatcher(engine: self)
+    /// See `NodeSettings.unsafeAckBeforeCommit`.
+    var unsafeAckBeforeCommit = false
     var busyTimeoutMs: UInt32 = 0
 
     init(id: UInt64, address: String, loop: UVLoop, vfs: ReplicatingVFS) {

@@ -50,8 +50,9 @@ final class WALImage {
     var header: [UInt8] = []
     var frames: [WALFrame] = []
     var inflight: [WALFrame] = []
-    /// The transactions in `inflight`, oldest first: their ids and how many frames each has.
-    var inflightTransactions: [(id: UInt64, frames: Int)] = []
+    /// The transactions in `inflight`, oldest first: their ids, how many frames each has, and the Raft entry
+    /// (batch) that carries them (0 until grouped: then each is its own entry).
+    var inflightTransactions: [(id: UInt64, frames: Int, batch: UInt64)] = []
     var pending: [WALFrame] = []
 
     var hasContent: Bool { !header.isEmpty || !frames.isEmpty }

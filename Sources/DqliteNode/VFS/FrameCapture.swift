@@ -131,13 +131,18 @@ extension DatabaseImage {
 /// every reader still sees committed frames only. Commits arrive in log order and promote the oldest
 /// replicating transaction; a failed one is dropped with everything built on it.
 extension ReplicatingVFS {
-    /// Makes the next statement's snapshot include the replicating transactions (a write that starts a new
-    /// transaction on the leader); `endSpeculation` goes back to committed frames only.
+    /// Makes the wal-index show the replicating transactions during the next step: for a write that starts a
+    /// new transaction on the leader (its snapshot then includes them), and for every step of the transaction
+    /// holding the write lock (`holdsWriteLock`). The holder must see the same header it started from:
+    /// SQLite compares its snapshot with the live header when it writes frames, and on a difference rewrites
+    /// frames beyond the live header in place, taking them for its own (they would be replicating ones).
+    /// `endSpeculation` goes back to committed frames only.
     ///
-    /// Once the WAL has reached `checkpointFrames`, writes stop building on replicating ones, so that those
-    /// drain and the checkpoint that follows their commit can run (it needs no transaction in flight).
-    public func beginSpeculation(database: String) {
-        guard let db = databases[database], db.wal.frames.count + db.wal.inflight.count < checkpointFrames else { return }
+    /// Once the WAL has reached `checkpointFrames`, new transactions stop building on replicating ones, so
+    /// that those drain and the checkpoint that follows their commit can run (it needs none in flight).
+    public func beginSpeculation(database: String, holdsWriteLock: Bool = false) {
+        guard let db = databases[database],
+              holdsWriteLock || db.wal.frames.count + db.wal.inflight.count < checkpointFrames else { return }
         db.speculating = true
         if db.heldForReplication { db.publishHeader() }
     }
@@ -161,7 +166,7 @@ extension ReplicatingVFS {
                                      commitSize: last.commitSize)
         let id = db.nextTransactionID
         db.nextTransactionID += 1
-        db.wal.inflightTransactions.append((id, db.wal.pending.count))
+        db.wal.inflightTransactions.append((id, db.wal.pending.count, 0))
         db.wal.inflight += db.wal.pending
         db.wal.pending.removeAll()
         db.publishHeader()
@@ -184,11 +189,16 @@ extension ReplicatingVFS {
             throw .malformed("page size \(captured.pageSize) differs from the database's")
         }
         if let oldest = db.wal.inflightTransactions.first {
-            let frames = db.wal.inflight[..<oldest.frames]
-            if frames.map(\.pageNumber) == captured.pageNumbers {
-                db.wal.frames += frames
-                db.wal.inflight.removeFirst(oldest.frames)
-                db.wal.inflightTransactions.removeFirst()
+            // The entry carries the oldest replicating transaction, or its whole group (merged pages).
+            let group = oldest.batch == 0 ? 1 : db.wal.inflightTransactions.prefix { $0.batch == oldest.batch }.count
+            let count = db.wal.inflightTransactions.prefix(group).reduce(0) { $0 + $1.frames }
+            let numbers = db.wal.inflight[..<count].map(\.pageNumber)
+            let matches = group == 1 ? numbers == captured.pageNumbers
+                : Set(numbers) == Set(captured.pageNumbers) && Set(captured.pageNumbers).count == captured.pageNumbers.count
+            if matches {
+                db.wal.frames += db.wal.inflight[..<count]
+                db.wal.inflight.removeFirst(count)
+                db.wal.inflightTransactions.removeFirst(group)
             } else {
                 // Not what this leader sent: the log is the truth, and nothing built here on it can commit.
                 db.dropInflight(from: 0)
@@ -199,6 +209,15 @@ extension ReplicatingVFS {
         } else {
             db.appendFrames(captured)
             if let region = db.shm.regions.first { WALIndex.invalidate(region) }
+        }
+    }
+
+    /// Marks the replicating transactions `ids` (consecutive) as carried by one Raft entry, `batch`.
+    public func group(database: String, ids: [UInt64], batch: UInt64) {
+        guard ids.count > 1, let db = databases[database] else { return }
+        let wanted = Set(ids)
+        for i in db.wal.inflightTransactions.indices where wanted.contains(db.wal.inflightTransactions[i].id) {
+            db.wal.inflightTransactions[i].batch = batch
         }
     }
 
