@@ -7,9 +7,12 @@ import LocalCluster
 public struct HistoryVerdict: Sendable {
     public var passed: Bool?
     public var summary: String
-    public init(passed: Bool?, summary: String) {
+    /// The anomaly types found (for `expect_anomalies`).
+    public var anomalies: [String]
+    public init(passed: Bool?, summary: String, anomalies: [String] = []) {
         self.passed = passed
         self.summary = summary
+        self.anomalies = anomalies
     }
 }
 
@@ -57,6 +60,7 @@ public struct RunRecord: Codable, Sendable {
     public var seed: UInt64
     public var commit: String
     public var expect: String
+    public var anomalies: [String]
     public var plannedFaults: [PlannedFault]
     public var appliedFaults: [AppliedFault]
     public var checks: [CheckOutcome]
@@ -67,7 +71,7 @@ public struct RunRecord: Codable, Sendable {
     public var reproduce: String
 
     enum CodingKeys: String, CodingKey {
-        case scenario, scenarioPath = "scenario_path", scenarioDigest = "scenario_digest", seed, commit, expect,
+        case scenario, scenarioPath = "scenario_path", scenarioDigest = "scenario_digest", seed, commit, expect, anomalies,
              plannedFaults = "planned_faults", appliedFaults = "applied_faults", checks, ok, fail, info, crashes,
              leaderChanged = "leader_changed", verdict, reproduce
     }
@@ -99,21 +103,21 @@ public enum ChaosRunner {
         if s.cluster.staleReads { extra.append("--stale-reads") }
         extra += s.cluster.nodeArgs
         let cluster = try await ProcessCluster.start(nodes: s.cluster.nodes, kind: .swiftNode(executable: o.nodeExecutable, arguments: extra))
-        var keepData = true
-        defer {
-            let root = cluster.root, out = o.outputDirectory, keep = keepData
-            // Logs always; data dirs only when something failed.
+        // Logs always; data dirs only when something failed. Copied before the cluster removes its files.
+        func collect(keepData: Bool) {
+            let root = cluster.root, out = o.outputDirectory
             for i in 1...32 where FileManager.default.fileExists(atPath: "\(root)/node\(i).log") {
                 try? FileManager.default.copyItem(atPath: "\(root)/node\(i).log", toPath: "\(out)/node\(i).log")
-                if keep { try? FileManager.default.copyItem(atPath: "\(root)/node\(i)", toPath: "\(out)/data-node\(i)") }
+                if keepData { try? FileManager.default.copyItem(atPath: "\(root)/node\(i)", toPath: "\(out)/data-node\(i)") }
             }
         }
         do {
             let record = try await drive(o, plan: plan, cluster: cluster, reproduce: reproduce)
-            keepData = record.verdict != "pass" || record.checks.contains { !$0.passed }
+            collect(keepData: record.verdict != "pass" || record.checks.contains { !$0.passed })
             await cluster.stop()
             return record
         } catch {
+            collect(keepData: true)
             await cluster.stop()
             throw error
         }
@@ -253,14 +257,21 @@ public enum ChaosRunner {
 
         let counted = checks.filter { c in s.checks.contains { $0.rawValue == c.name } }
         let allPassed = counted.allSatisfy(\.passed)
-        let met = s.expect == .pass ? allPassed : !allPassed
+        let anomalyMatched = s.expectAnomalies.isEmpty || verdict.anomalies.contains { found in
+            s.expectAnomalies.contains { found == $0 || found.hasPrefix($0 + "-") }
+        }
+        let met = s.expect == .pass ? allPassed : (!allPassed && anomalyMatched)
+        if s.expect == .fail {
+            o.say("expected failure: \(allPassed ? "no check failed" : "checks failed")" + (s.expectAnomalies.isEmpty ? "" :
+                ", anomalies \(verdict.anomalies) \(anomalyMatched ? "include" : "do not include") one of \(s.expectAnomalies)"))
+        }
         let (ok, fail, info) = await stats.snapshot
         let applied = await nemesis.applied
         let commit: String
         if let c = ProcessInfo.processInfo.environment["DQLITE_CHAOS_COMMIT"] { commit = c } else { commit = await gitCommit() }
         let record = RunRecord(scenario: s.name, scenarioPath: o.scenarioPath, scenarioDigest: o.scenarioDigest, seed: o.seed,
                                commit: commit,
-                               expect: s.expect.rawValue, plannedFaults: plan, appliedFaults: applied,
+                               expect: s.expect.rawValue, anomalies: verdict.anomalies, plannedFaults: plan, appliedFaults: applied,
                                checks: checks, ok: ok, fail: fail, info: info, crashes: crashes,
                                leaderChanged: leaderChanged || applied.contains { $0.wasLeader && $0.type != .pause },
                                verdict: met ? "pass" : "fail", reproduce: reproduce)

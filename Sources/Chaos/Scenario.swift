@@ -6,6 +6,9 @@ public struct Scenario: Encodable, Sendable, Equatable {
     public var tier = Tier.smoke
     /// `fail` for scenarios that break a guarantee on purpose: the run succeeds when a check fails.
     public var expect = Expectation.pass
+    /// With `expect: fail`: the history check must report one of these anomaly types (e.g. G-single-realtime);
+    /// empty: any failed check will do.
+    public var expectAnomalies: [String] = []
     public var cluster = ClusterSpec()
     public var workload = WorkloadSpec()
     /// How long the workload runs with faults, in seconds.
@@ -24,7 +27,7 @@ public struct Scenario: Encodable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, tier, expect, cluster, workload, durationS = "duration_s", faults, final, checks
+        case name, tier, expect, expectAnomalies = "expect_anomalies", cluster, workload, durationS = "duration_s", faults, final, checks
     }
 }
 

@@ -138,10 +138,15 @@ private struct Reader {
 
     func scenario(_ node: Node) throws(ScenarioError) -> Scenario {
         var s = Scenario()
-        let m = try mapping(node, "", allowed: ["name", "tier", "expect", "cluster", "workload", "duration_s", "faults", "final", "checks"])
+        let m = try mapping(node, "", allowed: ["name", "tier", "expect", "expect_anomalies", "cluster", "workload", "duration_s", "faults", "final", "checks"])
         if let v = m["name"] { s.name = try string(v, "name") }
         if let v = m["tier"] { s.tier = try choice(v, "tier", TierChoice.self).value }
         if let v = m["expect"] { s.expect = try choice(v, "expect", ExpectChoice.self).value }
+        if let v = m["expect_anomalies"] {
+            var names: [String] = []
+            for item in try list(v, "expect_anomalies") { names.append(try string(item, "expect_anomalies")) }
+            s.expectAnomalies = names
+        }
         if let v = m["cluster"] { s.cluster = try cluster(v) }
         if let v = m["workload"] { s.workload = try workload(v) }
         if let v = m["duration_s"] { s.durationS = try double(v, "duration_s", in: 1...86_400) }
@@ -151,6 +156,9 @@ private struct Reader {
             var checks: [Scenario.Check] = []
             for item in try list(v, "checks") { checks.append(try choice(item, "checks", Scenario.Check.self)) }
             s.checks = checks
+        }
+        if !s.expectAnomalies.isEmpty && s.expect != .fail {
+            throw fail(m["expect_anomalies"], "expect_anomalies", "only meaningful with expect: fail")
         }
         for f in s.faults.timeline where f.atS >= s.durationS {
             throw fail(m["faults"], "faults.timeline", "a fault at \(f.atS) s starts after the workload ends (duration_s \(s.durationS))")

@@ -61,7 +61,11 @@ public actor ProcessCluster {
         }
         let cluster = ProcessCluster(nodes: nodes, root: root, executable: executable, kind: kind)
         do {
-            for i in 0..<count { try await cluster.launch(i) }
+            // Joiners are started once node 1 answers: go-dqlite's app gives up at once when the node it
+            // joins through is not listening yet (seen on a loaded machine).
+            try await cluster.launch(0)
+            try await cluster.waitUntilListening(0, timeout: readyTimeout)
+            for i in 1..<max(1, count) { try await cluster.launch(i) }
             try await cluster.waitUntilReady(timeout: readyTimeout)
         } catch {
             await cluster.stop()
@@ -151,6 +155,25 @@ public actor ProcessCluster {
     public func stop() {
         for index in Array(processes.keys) { kill(index) }
         try? FileManager.default.removeItem(atPath: root)
+    }
+
+    /// Waits until node `index` accepts dqlite connections (or has exited).
+    private func waitUntilListening(_ index: Int, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        var config = ClientConfig()
+        config.dialTimeout = .milliseconds(500)
+        config.requestTimeout = .seconds(2)
+        while ContinuousClock.now < deadline {
+            if let p = processes[index], !p.isRunning {
+                throw LocalClusterError.notReady("node \(index + 1) exited (\(p.terminationStatus)); see \(root)/node\(index + 1).log")
+            }
+            if let node = try? await NodeClient.connect(to: allNodes[index].address, config: config) {
+                node.close()
+                return
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw LocalClusterError.notReady("node \(index + 1) did not listen within \(timeout)")
     }
 
     private func waitUntilReady(timeout: Duration) async throws {

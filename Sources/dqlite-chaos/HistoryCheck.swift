@@ -18,7 +18,8 @@ enum HistoryCheck {
             case .invalid: "anomalies \(result.anomalyTypes.joined(separator: ", ")) (check.txt, report.html)"
             case .unknown: "unknown: \(result.unknownReasons.joined(separator: "; "))"
             }
-            return HistoryVerdict(passed: result.verdict == .unknown ? nil : result.verdict == .valid, summary: summary)
+            return HistoryVerdict(passed: result.verdict == .unknown ? nil : result.verdict == .valid, summary: summary,
+                                  anomalies: result.anomalyTypes)
         } catch {
             return HistoryVerdict(passed: false, summary: "the history could not be checked: \(error)")
         }
