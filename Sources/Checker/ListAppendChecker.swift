@@ -48,7 +48,7 @@ enum ListAppendChecker {
         var tarjan = StronglyConnected(nodeCount: graph.nodeCount)
         var components = tarjan.components(graph, mask: mask)
         components.sort { $0.count < $1.count }       // small components first: their witnesses are cheap
-        var search = CycleSearch(graph: graph, deadline: deadline)
+        var search = CycleSearch(graph: graph, operationCount: h.operations.count, deadline: deadline)
         let explainer = ListAppendExplainer(index: index)
         let extras: [UInt8] = strict ? [0, EdgeKind.process, EdgeKind.process | EdgeKind.realtime] : [0]
         var allowedCycles = 0
@@ -68,7 +68,7 @@ enum ListAppendChecker {
                 }
             }
             if let found {
-                let type = classify(found, graph)
+                let type = classify(found, graph, operationCount: h.operations.count)
                 out.log.add(type) { explainer.explain(found, graph, type: type) }
             } else if search.incomplete {
                 if consistency == .snapshotIsolation {

@@ -37,8 +37,13 @@ enum RegisterChecker {
             for (key, ops) in byKey {
                 group.addTask {
                     let start = ContinuousClock.now
-                    let result = LinearizabilitySearch(ops: ops, deadline: deadline, memoryLimit: memoryPerKey).run()
                     var out = KeyResult(key: key, elapsed: .zero, operations: ops.count)
+                    if let impossible = impossibleResult(history, key: key, ops: ops) {
+                        out.anomaly = impossible
+                        out.elapsed = ContinuousClock.now - start
+                        return out
+                    }
+                    let result = LinearizabilitySearch(ops: ops, deadline: deadline, memoryLimit: memoryPerKey).run()
                     switch result {
                     case .linearizable: break
                     case .unknown(let why): out.unknown = "key \(key == noKey ? "(none)" : String(key)): \(why)"
@@ -53,6 +58,23 @@ enum RegisterChecker {
             for await r in group { results.append(r) }
             return results.sorted { $0.key < $1.key }
         }
+    }
+
+    /// A result no order can explain: a read of a value, or a successful cas from a value, that no write or
+    /// cas could have produced. Decided at once, where the search would have to exhaust every order.
+    private static func impossibleResult(_ h: History, key: Int64, ops: [RegisterOp]) -> Anomaly? {
+        var produced = Set<Int64>()
+        for o in ops { if o.kind == .write { produced.insert(o.a) } else if o.kind == .cas { produced.insert(o.b) } }
+        guard let bad = ops.first(where: { $0.ok && (($0.kind == .read && $0.hasValue) || $0.kind == .cas) && !produced.contains($0.a) }) else {
+            return nil
+        }
+        let keyText = key == noKey ? "the register" : "key \(key)"
+        let op = Int(bad.id)
+        let what = bad.kind == .read ? "read \(bad.a) from \(keyText)" : "swapped \(keyText) from \(bad.a)"
+        return Anomaly(type: "nonlinearizable", operations: [op], key: key == noKey ? nil : key, explanation: [
+            h.introduce(op),
+            "\(h.name(op)) \(what), but no operation ever wrote \(bad.a) to it (and it starts as null), so no order of the operations explains this result.",
+        ])
     }
 
     private static func explain(_ h: History, key: Int64, ops: [RegisterOp], prefix: [Int32], depth: Int,
