@@ -25,6 +25,7 @@ enum ListAppendChecker {
         index.buildVersionOrders(&out.log, &reports)
         ListAppendReads.checkPrefixes(&index, &out.log, &reports)
         ListAppendReads.checkInternal(index, &out.log)
+        ListAppendReads.checkOwnAppendOrder(index, &out.log)
         let external = ListAppendReads.externalReads(index)
         ListAppendReads.checkLostUpdates(index, external, &out.log)
 

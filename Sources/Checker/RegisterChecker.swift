@@ -29,6 +29,7 @@ enum RegisterChecker {
                 id: Int32(id), kind: m.kind, ok: op.outcome == .ok, hasValue: m.hasValue, a: m.a, b: m.b,
                 call: op.invokeIndex, ret: op.outcome == .ok ? op.completeIndex : Int64.max))
         }
+        for key in byKey.keys { byKey[key] = withoutUnobservableInfo(byKey[key]!) }
         let deadline = ContinuousClock.now + options.timeLimit
         let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let memoryPerKey = options.memoryLimit / max(1, min(cores, byKey.count))
@@ -57,6 +58,21 @@ enum RegisterChecker {
             var results: [KeyResult] = []
             for await r in group { results.append(r) }
             return results.sorted { $0.key < $1.key }
+        }
+    }
+
+    /// Drops info writes and cas whose new value nothing ever observes (no read returns it, no cas expects
+    /// it). Such an operation is never needed: in any linearization that places it, the next operation to
+    /// take effect must be a write (nothing else accepts that value), so removing it changes nothing. With
+    /// unique values this removes most info operations, which are what make the search grow.
+    static func withoutUnobservableInfo(_ ops: [RegisterOp]) -> [RegisterOp] {
+        var observed = Set<Int64>()
+        for o in ops {
+            if o.kind == .read && o.hasValue { observed.insert(o.a) }
+            if o.kind == .cas { observed.insert(o.a) }
+        }
+        return ops.filter { o in
+            o.ok || (o.kind == .write && observed.contains(o.a)) || (o.kind == .cas && observed.contains(o.b))
         }
     }
 
