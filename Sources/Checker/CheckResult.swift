@@ -77,7 +77,7 @@ public struct CheckOptions: Sendable {
     /// After this, parts of the search not finished give `unknown` (never a guess).
     public var timeLimit: Duration = .seconds(600)
     /// Bytes the linearizability search may hold in its memo tables, across keys.
-    public var memoryLimit: Int = 4 << 30
+    public var memoryLimit: Int = 1 << 30
     public var maxReportedPerType = 20
 
     public init(consistency: Consistency? = nil, timeLimit: Duration = .seconds(600)) {

@@ -21,10 +21,13 @@ struct CycleSearch {
     private var generation: Int32 = 0
     private var queue: [Int32] = []
     let deadline: ContinuousClock.Instant
+    /// Nodes at and above this are per-key "after everything read" nodes, not operations.
+    let operationCount: Int
     private(set) var incomplete = false
 
-    init(graph: DependencyGraph, deadline: ContinuousClock.Instant) {
+    init(graph: DependencyGraph, operationCount: Int, deadline: ContinuousClock.Instant) {
         self.graph = graph
+        self.operationCount = operationCount
         self.deadline = deadline
         sccs = StronglyConnected(nodeCount: graph.nodeCount)
         member = Array(repeating: -1, count: graph.nodeCount)
@@ -188,8 +191,13 @@ struct CycleSearch {
                 let v = Int(state / 2), lastRW = state % 2 == 1
                 for e in graph.edges(v) {
                     let k = graph.kinds[e]
-                    let isRW = k & EdgeKind.rw != 0
-                    guard isRW ? !lastRW : (k & mask != 0) else { continue }
+                    // An edge out of a key's "after everything read" node only continues the edge that entered
+                    // it: it carries that edge's rw-ness on.
+                    let isRW = v >= operationCount ? lastRW : k & EdgeKind.rw != 0
+                    if v >= operationCount && k & mask == 0 { continue }
+                    if v < operationCount {
+                        guard isRW ? !lastRW : (k & mask != 0) else { continue }
+                    }
                     let w = graph.targets[e]
                     guard member[Int(w)] == tag else { continue }
                     let next = w * 2 + (isRW ? 1 : 0)
@@ -218,8 +226,10 @@ struct CycleSearch {
 }
 
 /// Names a cycle by the edges it needs (Adya's classes as Elle reports them).
-func classify(_ cycle: Cycle, _ g: DependencyGraph) -> String {
-    let kinds = cycle.edges.map { g.kinds[Int($0)] }
+/// Edges out of a key's "after everything read" node (nodes ≥ `operationCount`) only continue the edge that
+/// entered it, so they are left out.
+func classify(_ cycle: Cycle, _ g: DependencyGraph, operationCount: Int) -> String {
+    let kinds = cycle.edges.indices.filter { Int(cycle.nodes[$0]) < operationCount }.map { g.kinds[Int(cycle.edges[$0])] }
     let rw = kinds.map { $0 & EdgeKind.rw != 0 }
     let rwCount = rw.filter { $0 }.count
     var base: String

@@ -184,7 +184,8 @@ struct LinearizationCache {
         hashes = Array(repeating: 0, count: 1 << 12)
     }
 
-    var bytes: Int { arena.count * 8 + table.count * 12 }
+    /// What the memo holds, counting the arrays' reserved capacity (growth doubles it), not just their use.
+    var bytes: Int { arena.capacity * 8 + table.capacity * 4 + hashes.capacity * 8 }
 
     /// Inserts the configuration; false if it was already there.
     mutating func insert(_ set: [UInt64], hash: UInt64, state: RegisterState) -> Bool {

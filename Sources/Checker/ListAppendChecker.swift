@@ -25,6 +25,7 @@ enum ListAppendChecker {
         index.buildVersionOrders(&out.log, &reports)
         ListAppendReads.checkPrefixes(&index, &out.log, &reports)
         ListAppendReads.checkInternal(index, &out.log)
+        ListAppendReads.checkOwnAppendOrder(index, &out.log)
         let external = ListAppendReads.externalReads(index)
         ListAppendReads.checkLostUpdates(index, external, &out.log)
 
@@ -48,7 +49,7 @@ enum ListAppendChecker {
         var tarjan = StronglyConnected(nodeCount: graph.nodeCount)
         var components = tarjan.components(graph, mask: mask)
         components.sort { $0.count < $1.count }       // small components first: their witnesses are cheap
-        var search = CycleSearch(graph: graph, deadline: deadline)
+        var search = CycleSearch(graph: graph, operationCount: h.operations.count, deadline: deadline)
         let explainer = ListAppendExplainer(index: index)
         let extras: [UInt8] = strict ? [0, EdgeKind.process, EdgeKind.process | EdgeKind.realtime] : [0]
         var allowedCycles = 0
@@ -68,7 +69,7 @@ enum ListAppendChecker {
                 }
             }
             if let found {
-                let type = classify(found, graph)
+                let type = classify(found, graph, operationCount: h.operations.count)
                 out.log.add(type) { explainer.explain(found, graph, type: type) }
             } else if search.incomplete {
                 if consistency == .snapshotIsolation {

@@ -88,9 +88,20 @@ struct ListAppendExplainer {
         let reader = index.opOfMop(Int(index.longestRead[k]))
         let longest = h.listText(h.list(h.mops[Int(index.longestRead[k])]))
         if kind == EdgeKind.ww {
-            return "\(h.name(a)) appended the last element of key \(key) that any read shows (\(h.name(reader)) read \(longest)), and \(appended) committed but no read shows it, so it comes later in that key's version order"
+            return "\(h.name(a)) appended the last element of key \(key) that any read shows (\(h.name(reader)) read \(longest)), and \(appended) committed\(committedHow(b)) but no read shows it, so it comes later in that key's version order"
         }
-        return "\(h.name(a)) read key \(key) as \(longest), the longest read of it, and \(appended) committed but no read shows it, so it comes after every element \(h.name(a)) saw"
+        return "\(h.name(a)) read key \(key) as \(longest), the longest read of it, and \(appended) committed\(committedHow(b)) but no read shows it, so it comes after every element \(h.name(a)) saw"
+    }
+
+    /// For an info transaction: how we know it committed.
+    private func committedHow(_ op: Int) -> String {
+        guard h.operations[op].outcome != .ok else { return "" }
+        for m in h.operations[op].mopRange where h.mops[m].kind == .append {
+            if let a = index.append(key: index.mopKey[m], element: h.mops[m].a), index.position[Int(a)] >= 0 {
+                return " (its outcome was unknown, but a read shows its append of \(h.mops[m].a) to key \(h.mops[m].key))"
+            }
+        }
+        return ""
     }
 
     /// Whether read `m` is its transaction's first micro-operation on its key (what the graph's rw edges use).

@@ -3,8 +3,8 @@
 // never through reads (an info's reads are unknown). Keys whose reads disagree, or repeat an element, give no
 // version-order edges (they are already reported, and their order cannot be trusted).
 //
-// Nodes are the operations, plus one node per key standing for "after everything read of the key": an ok
-// append that no read shows comes after every element read (reads are prefixes of the version order), so
+// Nodes are the operations, plus one node per key standing for "after everything read of the key": a
+// committed append (of an ok transaction, or of an info one a read proves happened) that no read shows comes after every element read (reads are prefixes of the version order), so
 // the writer of the last element read and the readers of the whole list precede it. One node per key keeps
 // those edges linear in number instead of readers × appenders.
 
@@ -65,11 +65,15 @@ struct ListAppendGraph {
                 }
             }
         }
-        // Ok appends that no read shows, per key.
+        // Committed transactions: ok ones, and info ones some read shows an append of (they happened, so all
+        // of their appends did).
+        var committed = h.operations.map { $0.outcome == .ok }
+        for a in 0..<index.appendOp.count where index.position[a] >= 0 { committed[Int(index.appendOp[a])] = true }
+        // Committed appends that no read shows, per key.
         var unread: [[Int32]] = Array(repeating: [], count: keyCount)
         for a in 0..<index.appendOp.count where index.position[a] < 0 {
             let k = Int(index.appendKey[a])
-            if index.longestRead[k] >= 0 && usable(index, k) && h.operations[Int(index.appendOp[a])].outcome == .ok {
+            if index.longestRead[k] >= 0 && usable(index, k) && committed[Int(index.appendOp[a])] {
                 unread[k].append(index.appendOp[a])
             }
         }

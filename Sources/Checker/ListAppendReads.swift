@@ -107,6 +107,43 @@ enum ListAppendReads {
         return out
     }
 
+    /// A transaction's appends to one key are atomic and in program order, so in the version order they sit
+    /// side by side in that order. The longest read of a key must not show a transaction's later append
+    /// without the earlier one right before it, nor show more after an append than the same transaction's
+    /// next append. (A third transaction's element between two of them is left to the ww cycle it makes,
+    /// and a read that ends between them to G1b.)
+    static func checkOwnAppendOrder(_ index: ListAppendIndex, _ log: inout AnomalyLog) {
+        let h = index.history
+        for (id, op) in h.operations.enumerated() where op.outcome != .fail && op.function == .txn && op.mopCount > 1 {
+            let range = op.mopRange
+            for m in range where h.mops[m].kind == .append {
+                let k = index.mopKey[m]
+                guard !index.incompatible[Int(k)], index.longestRead[Int(k)] >= 0,
+                      let n = (m + 1..<range.upperBound).first(where: { h.mops[$0].kind == .append && index.mopKey[$0] == k }),
+                      let first = index.append(key: k, element: h.mops[m].a), let second = index.append(key: k, element: h.mops[n].a)
+                else { continue }
+                let p1 = Int(index.position[Int(first)]), p2 = Int(index.position[Int(second)])
+                let count = index.orderCount(Int(k))
+                let broken: Bool
+                if p1 >= 0 && p2 >= 0 { broken = p2 < p1 }
+                else if p2 >= 0 { broken = true }
+                else if p1 >= 0 { broken = p1 + 1 < count }
+                else { broken = false }
+                guard broken else { continue }
+                let reader = index.opOfMop(Int(index.longestRead[Int(k)]))
+                let key = h.mops[m].key, e1 = h.mops[m].a, e2 = h.mops[n].a
+                let list = h.list(h.mops[Int(index.longestRead[Int(k)])])
+                let shows = p1 >= 0 && p2 >= 0 ? "\(e2) before \(e1)" : p2 >= 0 ? "\(e2) without \(e1)" : "\(e1) followed by other elements, without \(e2)"
+                log.add("incompatible-order") {
+                    Anomaly(type: "incompatible-order", operations: [id, reader], key: key, explanation: [
+                        h.introduce(id), h.introduce(reader),
+                        "\(h.name(id)) appended \(e1) and then \(e2) to key \(key) in one transaction, so \(e2) comes right after \(e1) in that key's version order; but \(h.name(reader)) read key \(key) as \(h.listText(list)), which shows \(shows).",
+                    ])
+                }
+            }
+        }
+    }
+
     /// Two committed transactions that read the same version of a key and both appended to it: whichever
     /// came second did not see the other's append.
     static func checkLostUpdates(_ index: ListAppendIndex, _ external: [ExternalRead], _ log: inout AnomalyLog) {

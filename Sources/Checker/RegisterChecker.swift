@@ -29,6 +29,7 @@ enum RegisterChecker {
                 id: Int32(id), kind: m.kind, ok: op.outcome == .ok, hasValue: m.hasValue, a: m.a, b: m.b,
                 call: op.invokeIndex, ret: op.outcome == .ok ? op.completeIndex : Int64.max))
         }
+        for key in byKey.keys { byKey[key] = withoutUnobservableInfo(byKey[key]!) }
         let deadline = ContinuousClock.now + options.timeLimit
         let cores = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         let memoryPerKey = options.memoryLimit / max(1, min(cores, byKey.count))
@@ -37,8 +38,13 @@ enum RegisterChecker {
             for (key, ops) in byKey {
                 group.addTask {
                     let start = ContinuousClock.now
-                    let result = LinearizabilitySearch(ops: ops, deadline: deadline, memoryLimit: memoryPerKey).run()
                     var out = KeyResult(key: key, elapsed: .zero, operations: ops.count)
+                    if let impossible = impossibleResult(history, key: key, ops: ops) {
+                        out.anomaly = impossible
+                        out.elapsed = ContinuousClock.now - start
+                        return out
+                    }
+                    let result = LinearizabilitySearch(ops: ops, deadline: deadline, memoryLimit: memoryPerKey).run()
                     switch result {
                     case .linearizable: break
                     case .unknown(let why): out.unknown = "key \(key == noKey ? "(none)" : String(key)): \(why)"
@@ -53,6 +59,38 @@ enum RegisterChecker {
             for await r in group { results.append(r) }
             return results.sorted { $0.key < $1.key }
         }
+    }
+
+    /// Drops info writes and cas whose new value nothing ever observes (no read returns it, no cas expects
+    /// it). Such an operation is never needed: in any linearization that places it, the next operation to
+    /// take effect must be a write (nothing else accepts that value), so removing it changes nothing. With
+    /// unique values this removes most info operations, which are what make the search grow.
+    static func withoutUnobservableInfo(_ ops: [RegisterOp]) -> [RegisterOp] {
+        var observed = Set<Int64>()
+        for o in ops {
+            if o.kind == .read && o.hasValue { observed.insert(o.a) }
+            if o.kind == .cas { observed.insert(o.a) }
+        }
+        return ops.filter { o in
+            o.ok || (o.kind == .write && observed.contains(o.a)) || (o.kind == .cas && observed.contains(o.b))
+        }
+    }
+
+    /// A result no order can explain: a read of a value, or a successful cas from a value, that no write or
+    /// cas could have produced. Decided at once, where the search would have to exhaust every order.
+    private static func impossibleResult(_ h: History, key: Int64, ops: [RegisterOp]) -> Anomaly? {
+        var produced = Set<Int64>()
+        for o in ops { if o.kind == .write { produced.insert(o.a) } else if o.kind == .cas { produced.insert(o.b) } }
+        guard let bad = ops.first(where: { $0.ok && (($0.kind == .read && $0.hasValue) || $0.kind == .cas) && !produced.contains($0.a) }) else {
+            return nil
+        }
+        let keyText = key == noKey ? "the register" : "key \(key)"
+        let op = Int(bad.id)
+        let what = bad.kind == .read ? "read \(bad.a) from \(keyText)" : "swapped \(keyText) from \(bad.a)"
+        return Anomaly(type: "nonlinearizable", operations: [op], key: key == noKey ? nil : key, explanation: [
+            h.introduce(op),
+            "\(h.name(op)) \(what), but no operation ever wrote \(bad.a) to it (and it starts as null), so no order of the operations explains this result.",
+        ])
     }
 
     private static func explain(_ h: History, key: Int64, ops: [RegisterOp], prefix: [Int32], depth: Int,

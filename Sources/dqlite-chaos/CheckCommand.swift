@@ -39,7 +39,7 @@ struct CheckCommand: AsyncParsableCommand {
     var timeLimit: Double = 600
 
     @Option(help: "MiB the linearizability search may memoise before answering unknown.")
-    var memoryLimit: Int = 4096
+    var memoryLimit: Int = 1024
 
     func validate() throws {
         if let model, Model(rawValue: model) == nil {

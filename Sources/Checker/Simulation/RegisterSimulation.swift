@@ -11,6 +11,9 @@ public struct RegisterSimulation: Sendable {
     public var cas = true
     public var failRate = 0.0        // a cas that does not swap is reported as fail regardless
     public var infoRate = 0.03
+    /// Makes the first read applied after this many invocations return the register's previous value: one
+    /// injected stale read, for timing the search on histories that are (most likely) not linearizable.
+    public var staleReadAfter: Int? = nil
 
     public init() {}
 
@@ -23,6 +26,8 @@ public struct RegisterSimulation: Sendable {
         var a: Int64 = 0
         var b: Int64 = 0
         var result: Int64? = nil
+        var seq = 0
+        var invokedAt = 0
         var swapped = false
         var phase = Phase.idle
     }
@@ -30,6 +35,11 @@ public struct RegisterSimulation: Sendable {
     public func generate(seed: UInt64, into w: HistoryWriter) {
         var random = SeededRandom(seed: seed)
         var state: [Int64: Int64] = [:]
+        // For the injected stale read: per key, the operation that last changed it and the value before.
+        var lastChange: [Int64: (seq: Int, before: Int64)] = [:]
+        var completedAt: [Int: Int] = [:]
+        var events = 0
+        var injected = false
         var slots = (0..<processes).map { Op(process: Int64($0)) }
         var zombies: [Op] = []
         var nextProcess = Int64(processes)
@@ -37,14 +47,26 @@ public struct RegisterSimulation: Sendable {
 
         func apply(_ o: inout Op) {
             switch o.kind {
-            case .read: o.result = state[o.key]
-            case .write: state[o.key] = o.a
+            case .read:
+                o.result = state[o.key]
+                // Stale only if the change it misses was acknowledged before this read began.
+                if !injected, let after = staleReadAfter, invoked > after, let change = lastChange[o.key],
+                   let done = completedAt[change.seq], done < o.invokedAt, change.before != state[o.key] {
+                    o.result = change.before
+                    injected = true
+                }
+            case .write:
+                if let v = state[o.key], v != o.a { lastChange[o.key] = (o.seq, v) }
+                state[o.key] = o.a
             default:
                 o.swapped = state[o.key] == o.a
+                if o.swapped, o.a != o.b { lastChange[o.key] = (o.seq, o.a) }
                 if o.swapped { state[o.key] = o.b }
             }
         }
         func write(_ o: Op, type: String) {
+            events += 1
+            if type != "invoke" { completedAt[o.seq] = events }
             let f = o.kind == .read ? "read" : o.kind == .write ? "write" : "cas"
             w.begin(process: o.process, type: type, f: f)
             switch o.kind {
@@ -76,6 +98,8 @@ public struct RegisterSimulation: Sendable {
                 o.a = Int64(random.below(valueRange))
                 o.b = Int64(random.below(valueRange))
                 o.phase = .invoked
+                o.seq = invoked
+                o.invokedAt = events + 1
                 slots[s] = o
                 invoked += 1
                 busy += 1
