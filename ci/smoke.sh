@@ -10,8 +10,9 @@ for scenario in Scenarios/smoke/*.yaml; do
   for seed in $SEEDS; do
     name=$(basename "$scenario" .yaml)
     echo "== $scenario seed $seed"
-    if ! .build/release/dqlite-chaos run "$scenario" --seed "$seed" --out "runs/ci/$name-$seed" > "runs-ci-$name-$seed.log" 2>&1; then
-      code=$?
+    .build/release/dqlite-chaos run "$scenario" --seed "$seed" --out "runs/ci/$name-$seed" > "runs-ci-$name-$seed.log" 2>&1
+    code=$?
+    if [ $code -ne 0 ]; then
       status=1
       echo "FAILED ($code): $scenario --seed $seed"; tail -15 "runs-ci-$name-$seed.log"
     else

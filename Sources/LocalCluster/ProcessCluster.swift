@@ -157,6 +157,13 @@ public actor ProcessCluster {
         try? FileManager.default.removeItem(atPath: root)
     }
 
+    /// The last lines of node `index`'s log, for errors (the log goes away with the cluster's files).
+    private func logTail(_ index: Int) -> String {
+        let text = (try? String(contentsOfFile: root + "/node\(index + 1).log", encoding: .utf8)) ?? ""
+        let lines = text.split(separator: "\n").suffix(5)
+        return lines.isEmpty ? "(empty log)" : lines.joined(separator: " | ")
+    }
+
     /// Waits until node `index` accepts dqlite connections (or has exited).
     private func waitUntilListening(_ index: Int, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
@@ -165,7 +172,7 @@ public actor ProcessCluster {
         config.requestTimeout = .seconds(2)
         while ContinuousClock.now < deadline {
             if let p = processes[index], !p.isRunning {
-                throw LocalClusterError.notReady("node \(index + 1) exited (\(p.terminationStatus)); see \(root)/node\(index + 1).log")
+                throw LocalClusterError.notReady("node \(index + 1) exited (\(p.terminationStatus)): \(logTail(index))")
             }
             if let node = try? await NodeClient.connect(to: allNodes[index].address, config: config) {
                 node.close()
@@ -184,7 +191,7 @@ public actor ProcessCluster {
         var last = "no answer yet"
         while ContinuousClock.now < deadline {
             for (i, p) in processes where !p.isRunning {
-                throw LocalClusterError.notReady("node \(i + 1) exited (\(p.terminationStatus)); see \(root)/node\(i + 1).log")
+                throw LocalClusterError.notReady("node \(i + 1) exited (\(p.terminationStatus)): \(logTail(i))")
             }
             do {
                 // go-dqlite's app and our node both make three voters, then stand-bys (a joining node is a

@@ -101,11 +101,21 @@ struct RunNode: AsyncParsableCommand {
         log("node \(id) listening on \(address), data in \(dir)\(fresh ? " (new)" : "")")
         let joinTargets = join.flatMap { $0.split(separator: ",").map(String.init) }
         if fresh && id != 1 {
-            do {
-                try await joinCluster(through: joinTargets)
-            } catch {
-                await node.stop()
-                fail("cannot join through \(joinTargets.joined(separator: ",")): \(error)")
+            // Joining is idempotent (each step checks the configuration first), so a step that fails while
+            // other nodes join or the leader changes is retried, for a while, from the start.
+            let deadline = ContinuousClock.now + .seconds(60)
+            while true {
+                do {
+                    try await joinCluster(through: joinTargets)
+                    break
+                } catch {
+                    guard ContinuousClock.now < deadline else {
+                        await node.stop()
+                        fail("cannot join through \(joinTargets.joined(separator: ",")): \(error)")
+                    }
+                    log("joining: \(error); retrying")
+                    try? await Task.sleep(for: .milliseconds(300))
+                }
             }
         }
         await waitForTermination()
@@ -127,9 +137,15 @@ struct RunNode: AsyncParsableCommand {
         if !members.contains(where: { $0.id == me }) {
             try await client.withLeader { c throws(DqliteError) in try await c.add(id: me, address: at) }
         }
-        let voters = try await client.cluster().filter { $0.knownRole == .voter }.count
-        var role: NodeRole = voters < 3 ? .voter : .standBy
-        try await client.withLeader { c throws(DqliteError) in try await c.assign(id: me, role: role) }
+        let now = try await client.cluster()
+        let voters = now.filter { $0.knownRole == .voter }.count
+        var role: NodeRole
+        if let mine = now.first(where: { $0.id == me })?.knownRole, mine != .spare {
+            role = mine  // an earlier attempt got this far
+        } else {
+            role = voters < 3 ? .voter : .standBy
+            try await client.withLeader { c throws(DqliteError) in try await c.assign(id: me, role: role) }
+        }
         if role == .voter {
             // Nodes joining at the same time may all have seen fewer than three voters. Whoever sees more
             // than three afterwards moves the excess voters with the highest ids (never the first three) to

@@ -93,8 +93,6 @@ final class WritePath {
                 result.rows.append(RowEncoding.row(stmt, connection))
                 continue
             }
-            if rc & 0xFF == SQLITE_BUSY, let img = vfs.databases[database] {
-            }
             if rc == SQLITE_BUSY, let queue = engine.busyQueue, engine.busyTimeoutMs > 0 {
                 // Plain SQLITE_BUSY: another transaction holds the write lock. Wait for its release.
                 let until = deadline ?? queue.now + UInt64(engine.busyTimeoutMs)
