@@ -56,6 +56,9 @@ struct RunNode: AsyncParsableCommand {
     @Flag(help: "Serve reads without confirming leadership (dqlite's behaviour; a deposed leader may answer stale data).")
     var staleReads = false
 
+    @Option(help: "Size of the Raft log's segment files, MiB (closing one stalls the node briefly; bigger means rarer).")
+    var segmentSize: UInt32 = 32
+
     @Flag(help: "TEST ONLY, breaks guarantees on purpose: acknowledge a commit before Raft commits it (for the chaos gate's expect-fail scenarios).")
     var unsafeAckBeforeCommit = false
 
@@ -67,6 +70,7 @@ struct RunNode: AsyncParsableCommand {
         guard electionTimeout > heartbeatTimeout, heartbeatTimeout > 0 else {
             throw ValidationError("--election-timeout must exceed --heartbeat-timeout, which must be positive")
         }
+        guard (1...1024).contains(segmentSize) else { throw ValidationError("--segment-size must be 1...1024 MiB") }
         guard snapshotTrailing >= snapshotThreshold, snapshotTrailing >= 4 else {
             throw ValidationError("--snapshot-trailing must be at least --snapshot-threshold and at least 4")
         }
@@ -91,6 +95,7 @@ struct RunNode: AsyncParsableCommand {
         settings.busyTimeoutMs = busyTimeout
         settings.staleReads = staleReads
         settings.unsafeAckBeforeCommit = unsafeAckBeforeCommit
+        settings.segmentSizeMiB = segmentSize
         let node: Node
         do {
             node = try await Node(id: id, address: address, dir: dir, bootstrap: fresh && id == 1 ? [(id, address)] : [],
