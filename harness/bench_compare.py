@@ -231,7 +231,9 @@ def main():
                 print(f"{w:>7} {kind:<5} {name:<40} {ops[name]:>8.1f} {median(runs, 'p50_ms'):>7.2f} {median(runs, 'p90_ms'):>7.2f} "
                       f"{median(runs, 'p99_ms'):>7.2f} {median(runs, 'max_ms'):>7.1f} {med_errors(runs, 'locked/busy'):>7} "
                       f"{med_errors(runs, 'not leader'):>6} {med_errors(runs, 'other'):>5} {cpu:>9}")
-            swift = ops["swift dqlite-bench"]
+            swift = ops.get("swift dqlite-bench")
+            if swift is None:  # --only-node: nothing to compare with in this run
+                continue
             for name, _ in configs[:2]:
                 ratio = swift / ops[name] if ops[name] else float("inf")
                 print(f"{w:>7} {kind:<5} {'ratio swift / ' + name[20:]:<40} {ratio:>8.2f}")
