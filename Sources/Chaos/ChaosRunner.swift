@@ -285,7 +285,7 @@ public enum ChaosRunner {
                                commit: commit,
                                expect: s.expect.rawValue, anomalies: verdict.anomalies, plannedFaults: plan, appliedFaults: applied,
                                checks: checks, ok: ok, fail: fail, info: info, crashes: crashes,
-                               leaderChanged: leaderChanged || applied.contains { $0.wasLeader && $0.type != .pause },
+                               leaderChanged: leaderChanged || applied.contains { $0.wasLeader && ($0.type == .kill || $0.type == .stop) },
                                verdict: met ? "pass" : "fail", reproduce: reproduce)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
