@@ -144,8 +144,17 @@ public final class NetnsNetwork: Sendable {
         guard name.hasPrefix("dqc-") else { return nil }
         let digits = name.dropFirst(4).prefix { $0.isNumber }
         guard let pid = Int32(digits), let letter = name.dropFirst(4 + digits.count).first, letter.isLowercase else { return nil }
-        guard kill(pid, 0) != 0 && errno == ESRCH else { return nil }
+        guard !isAlive(pid) else { return nil }
         return "dqc-\(digits)\(letter)"
+    }
+
+    /// A zombie counts as dead: a harness killed with SIGKILL whose parent has not reaped it yet still answers
+    /// kill(pid, 0).
+    private static func isAlive(_ pid: Int32) -> Bool {
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return false }
+        return stat[close...].dropFirst(2).first != "Z"
     }
 
     /// Third octets of 10.77.x.0/24 addresses already on this host's interfaces.
