@@ -88,9 +88,11 @@ public final class LinkProxies: Sendable {
 
     /// Stops the loop (closing every proxied connection) and waits for it. The DNAT rules go with the namespaces.
     public func stop() {
-        stopping.store(true, ordering: .releasing)
+        // Once only: the wake pipe's fd is closed at the end, and a second close could hit a reused fd.
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
         poke()
         for _ in 0..<200 where !done.withLock({ $0 }) { usleep(10_000) }
+        if done.withLock({ $0 }) { close(wake.write) }
     }
 
     func loopEnded() {

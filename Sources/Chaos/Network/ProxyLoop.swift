@@ -81,7 +81,7 @@ struct ProxyLoop: Sendable {
                     if err != 0 { close(c, reset: false) } else { c.connecting = false }
                     continue
                 }
-                let clientEvents = c.connecting ? 0 : a, serverEvents = b
+                let (clientEvents, serverEvents) = (a, b)
                 if clientEvents & Int16(POLLOUT) != 0 { c.down.blocked = false }
                 if serverEvents & Int16(POLLOUT) != 0 { c.up.blocked = false }
                 if clientEvents & Int16(POLLIN | POLLHUP | POLLERR) != 0 { pump(c, c.up, &buffer, &rng) }
