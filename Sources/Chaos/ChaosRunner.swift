@@ -102,7 +102,16 @@ public enum ChaosRunner {
                      "--snapshot-threshold", String(s.cluster.snapshotThreshold), "--snapshot-trailing", String(s.cluster.snapshotTrailing)]
         if s.cluster.staleReads { extra.append("--stale-reads") }
         extra += s.cluster.nodeArgs
-        let cluster = try await ProcessCluster.start(nodes: s.cluster.nodes, kind: .swiftNode(executable: o.nodeExecutable, arguments: extra))
+        let net = try RunNetwork.make(for: s, plan: plan)
+        o.say(net.summary)
+        let cluster: ProcessCluster
+        do {
+            cluster = try await ProcessCluster.start(nodes: s.cluster.nodes, kind: .swiftNode(executable: o.nodeExecutable, arguments: extra),
+                                                     placement: net.placement)
+        } catch {
+            net.remove()
+            throw error
+        }
         // Logs always; data dirs only when something failed. Copied before the cluster removes its files.
         func collect(keepData: Bool) {
             let root = cluster.root, out = o.outputDirectory
@@ -112,18 +121,21 @@ public enum ChaosRunner {
             }
         }
         do {
-            let record = try await drive(o, plan: plan, cluster: cluster, reproduce: reproduce)
+            let record = try await drive(o, plan: plan, cluster: cluster, network: net.nemesis(), reproduce: reproduce)
             collect(keepData: record.verdict != "pass" || record.checks.contains { !$0.passed })
             await cluster.stop()
+            net.remove()
             return record
         } catch {
             collect(keepData: true)
             await cluster.stop()
+            net.remove()
             throw error
         }
     }
 
-    private static func drive(_ o: RunOptions, plan: [PlannedFault], cluster: ProcessCluster, reproduce: String) async throws -> RunRecord {
+    private static func drive(_ o: RunOptions, plan: [PlannedFault], cluster: ProcessCluster, network: NetworkNemesis?,
+                              reproduce: String) async throws -> RunRecord {
         let s = o.scenario
         var config = ClientConfig()
         config.requestTimeout = .milliseconds(s.workload.clientTimeoutMs)
@@ -144,7 +156,7 @@ public enum ChaosRunner {
         let keys = KeySpace(keys: s.workload.keys, maxWritesPerKey: s.workload.maxWritesPerKey)
         let stats = WorkloadStats()
         let workload = AppendWorkload(spec: s.workload, client: client, history: history, keys: keys, stats: stats)
-        let nemesis = Nemesis(cluster: cluster, history: history)
+        let nemesis = Nemesis(cluster: cluster, history: history, network: network)
         let end = start + .seconds(s.durationS)
         let root = SeededRandom(seed: o.seed)
         var crashes: [Int] = []
@@ -273,7 +285,7 @@ public enum ChaosRunner {
                                commit: commit,
                                expect: s.expect.rawValue, anomalies: verdict.anomalies, plannedFaults: plan, appliedFaults: applied,
                                checks: checks, ok: ok, fail: fail, info: info, crashes: crashes,
-                               leaderChanged: leaderChanged || applied.contains { $0.wasLeader && $0.type != .pause },
+                               leaderChanged: leaderChanged || applied.contains { $0.wasLeader && ($0.type == .kill || $0.type == .stop) },
                                verdict: met ? "pass" : "fail", reproduce: reproduce)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

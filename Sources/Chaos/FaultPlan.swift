@@ -19,8 +19,12 @@ public enum FaultPlan {
             let duration = (rng.uniform(kind.forS) * 10).rounded() / 10
             guard t + duration < scenario.durationS else { break }
             let target = kind.targets[Int(rng.next() % UInt64(kind.targets.count))]
-            plan.append(PlannedFault(atS: (t * 10).rounded() / 10, type: kind.type, target: target,
-                                     pick: Int(rng.next() % 1000), forS: duration))
+            var fault = PlannedFault(atS: (t * 10).rounded() / 10, type: kind.type, target: target,
+                                     pick: Int(rng.next() % 1000), forS: duration)
+            // Drawn only for partitions, so the plans of scenarios without them stay as they were.
+            if kind.type == .partition, !kind.shapes.isEmpty { fault.shape = kind.shapes[Int(rng.next() % UInt64(kind.shapes.count))] }
+            if kind.type == .delay || kind.type == .loss { fault.link = kind.link }
+            plan.append(fault)
             t += duration + max(0.1, rng.uniform(scenario.faults.intervalS))
         }
         return plan

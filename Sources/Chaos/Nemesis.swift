@@ -15,10 +15,13 @@ actor Nemesis {
     private var paused: Set<Int> = []
     private var down: Set<Int> = []
     private var leaderChanges = 0
+    /// Partitions, delay and loss (netns mode only).
+    let network: NetworkNemesis?
 
-    init(cluster: ProcessCluster, history: HistoryWriter) {
+    init(cluster: ProcessCluster, history: HistoryWriter, network: NetworkNemesis? = nil) {
         self.cluster = cluster
         self.history = history
+        self.network = network
     }
 
     /// Runs `plan` (times relative to `start`); returns when its last fault has been healed.
@@ -43,22 +46,35 @@ actor Nemesis {
         }
         guard !candidates.isEmpty else { return }
         let node = candidates[fault.pick % candidates.count]
+        var net: NetworkNemesis.Applied?
         switch fault.type {
         case .kill: await cluster.kill(node, signal: SIGKILL); down.insert(node)
         case .stop: await cluster.kill(node, signal: SIGTERM); down.insert(node)
         case .pause: await cluster.signal(node, SIGSTOP); paused.insert(node)
+        case .partition, .delay, .loss:
+            do {
+                guard let network else { throw ChaosError.harness("\(fault.type.rawValue) needs isolation: netns") }
+                net = try await network.apply(fault, center: node, leader: leader)
+            } catch {
+                await history.nemesis("start", fault: "\(fault.type.rawValue)-failed", detail: #"{"node":\#(node + 1),"error":\#(HistoryWriter.quote("\(error)"))}"#)
+                return
+            }
         }
         let wasLeader = node == leader
-        let detail = #"{"node":\#(node + 1),"leader":\#(wasLeader),"for_s":\#(fault.forS)}"#
+        let detail = net?.detail ?? #"{"node":\#(node + 1),"leader":\#(wasLeader),"for_s":\#(fault.forS)}"#
         await history.nemesis("start", fault: fault.type.rawValue, detail: detail)
         let at = (ContinuousClock.now - start)
         applied.append(AppliedFault(atS: Double(at.components.seconds) + Double(at.components.attoseconds) / 1e18,
-                                    type: fault.type, node: node + 1, wasLeader: wasLeader, forS: fault.forS))
-        current = ["\(fault.type.rawValue) n\(node + 1)\(wasLeader ? " (leader)" : "")"]
+                                    type: fault.type, node: node + 1, wasLeader: wasLeader, forS: fault.forS,
+                                    shape: net?.shape, groups: net?.groups, link: net?.link))
+        current = [net?.status ?? "\(fault.type.rawValue) n\(node + 1)\(wasLeader ? " (leader)" : "")"]
     }
 
     /// Ends every fault in force: killed and stopped nodes restart with their data, paused ones resume.
     func heal() async {
+        if let network, let ended = await network.heal() {
+            await history.nemesis("stop", fault: ended.fault, detail: ended.detail)
+        }
         for node in paused.sorted() {
             await cluster.signal(node, SIGCONT)
             await history.nemesis("stop", fault: "pause", detail: #"{"node":\#(node + 1)}"#)
@@ -107,6 +123,12 @@ public struct AppliedFault: Codable, Sendable {
     public var node: Int
     public var wasLeader: Bool
     public var forS: Double
+    /// Partitions: the shape and its groups (1-based node ids); delay and loss: what the proxies did.
+    public var shape: PartitionShape?
+    public var groups: [[Int]]?
+    public var link: LinkFault?
 
-    enum CodingKeys: String, CodingKey { case atS = "at_s", type, node, wasLeader = "was_leader", forS = "for_s" }
+    enum CodingKeys: String, CodingKey {
+        case atS = "at_s", type, node, wasLeader = "was_leader", forS = "for_s", shape, groups, link
+    }
 }

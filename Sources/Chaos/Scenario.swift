@@ -41,13 +41,18 @@ public struct ClusterSpec: Encodable, Sendable, Equatable {
     public var staleReads = false
     /// Extra dqlite-node flags (e.g. the test-only flags that break a guarantee on purpose).
     public var nodeArgs: [String] = []
+    /// netns: each node in its own network namespace on a bridge (partitions, delay, loss); loopback: all on
+    /// 127.0.0.1 (no network faults). nil: netns when running as root and `ip netns` works, else loopback.
+    public var isolation: Isolation?
 
     public init() {}
+
+    public enum Isolation: String, Codable, Sendable, CaseIterable { case netns, loopback }
 
     enum CodingKeys: String, CodingKey {
         case nodes, electionTimeoutMs = "election_timeout_ms", heartbeatTimeoutMs = "heartbeat_timeout_ms",
              snapshotThreshold = "snapshot_threshold", snapshotTrailing = "snapshot_trailing",
-             staleReads = "stale_reads", nodeArgs = "node_args"
+             staleReads = "stale_reads", nodeArgs = "node_args", isolation
     }
 }
 
@@ -91,7 +96,7 @@ public struct FaultSpec: Encodable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey { case mode, intervalS = "interval_s", kinds, timeline }
 }
 
-/// Fault types this build can apply (loopback mode: the ones that need no network namespace).
+/// Fault types this build can apply (partition, delay and loss need netns isolation).
 public enum FaultType: String, Codable, Sendable, CaseIterable {
     /// SIGKILL, restart after the duration.
     case kill
@@ -99,6 +104,15 @@ public enum FaultType: String, Codable, Sendable, CaseIterable {
     case stop
     /// SIGSTOP, SIGCONT after the duration.
     case pause
+    /// Node-to-node packets dropped (iptables inside the namespaces) in a `shape`; clients still reach every node.
+    case partition
+    /// Raft traffic of the target's links delayed (with jitter) by the link proxies.
+    case delay
+    /// Raft connections of the target's links cut with a probability per forwarded chunk, new ones refused alike.
+    case loss
+
+    /// Faults that need each node in its own network namespace.
+    public var needsNetns: Bool { self == .partition || self == .delay || self == .loss }
 }
 
 /// Which node a fault hits; resolved when it is applied (the leader at that moment).
@@ -112,15 +126,22 @@ public struct FaultKind: Encodable, Sendable, Equatable {
     /// How long the fault lasts, seconds, drawn uniformly from this range.
     public var forS: [Double] = [1, 3]
     public var weight = 1
+    /// Partitions: the shapes drawn from (the target picks the node the shape centres on).
+    public var shapes: [PartitionShape] = []
+    /// Delay and loss: how the link proxies treat the target's links.
+    public var link = LinkFault()
 
-    public init(type: FaultType, targets: [Target] = [.one], forS: [Double] = [1, 3], weight: Int = 1) {
+    public init(type: FaultType, targets: [Target] = [.one], forS: [Double] = [1, 3], weight: Int = 1,
+                shapes: [PartitionShape] = [], link: LinkFault = LinkFault()) {
         self.type = type
         self.targets = targets
         self.forS = forS
         self.weight = weight
+        self.shapes = shapes
+        self.link = link
     }
 
-    enum CodingKeys: String, CodingKey { case type, targets, forS = "for_s", weight }
+    enum CodingKeys: String, CodingKey { case type, targets, forS = "for_s", weight, shapes, link }
 }
 
 /// One fault of a timeline: planned from the seed (or written by hand), replayable as is.
@@ -132,16 +153,23 @@ public struct PlannedFault: Codable, Sendable, Equatable {
     /// Among the nodes the target allows, which one (index into them, modulo their count).
     public var pick: Int = 0
     public var forS: Double
+    /// Partitions only.
+    public var shape: PartitionShape?
+    /// Delay and loss only.
+    public var link: LinkFault?
 
-    public init(atS: Double, type: FaultType, target: Target, pick: Int = 0, forS: Double) {
+    public init(atS: Double, type: FaultType, target: Target, pick: Int = 0, forS: Double,
+                shape: PartitionShape? = nil, link: LinkFault? = nil) {
         self.atS = atS
         self.type = type
         self.target = target
         self.pick = pick
         self.forS = forS
+        self.shape = shape
+        self.link = link
     }
 
-    enum CodingKeys: String, CodingKey { case atS = "at_s", type, target, pick, forS = "for_s" }
+    enum CodingKeys: String, CodingKey { case atS = "at_s", type, target, pick, forS = "for_s", shape, link }
 }
 
 public struct FinalSpec: Encodable, Sendable, Equatable {

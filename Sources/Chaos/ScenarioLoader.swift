@@ -52,8 +52,9 @@ public enum ScenarioLoader {
     }
 }
 
-/// Typed access to YAML nodes with errors that carry the node's line and the field's path.
-private struct Reader {
+/// Typed access to YAML nodes with errors that carry the node's line and the field's path. (Internal, not
+/// private: the network fields are read in ScenarioLoader+Network.swift.)
+struct Reader {
     let file: String
 
     func fail(_ node: Node?, _ field: String, _ problem: String) -> ScenarioError {
@@ -163,13 +164,14 @@ private struct Reader {
         for f in s.faults.timeline where f.atS >= s.durationS {
             throw fail(m["faults"], "faults.timeline", "a fault at \(f.atS) s starts after the workload ends (duration_s \(s.durationS))")
         }
+        try checkNetwork(s, faultsNode: m["faults"], clusterNode: m["cluster"])
         return s
     }
 
     func cluster(_ node: Node) throws(ScenarioError) -> ClusterSpec {
         var c = ClusterSpec()
         let m = try mapping(node, "cluster", allowed: ["nodes", "election_timeout_ms", "heartbeat_timeout_ms",
-                                                        "snapshot_threshold", "snapshot_trailing", "stale_reads", "node_args"])
+                                                        "snapshot_threshold", "snapshot_trailing", "stale_reads", "node_args", "isolation"])
         if let v = m["nodes"] { c.nodes = try int(v, "cluster.nodes", in: 1...9) }
         if let v = m["election_timeout_ms"] { c.electionTimeoutMs = try int(v, "cluster.election_timeout_ms", in: 50...60_000) }
         if let v = m["heartbeat_timeout_ms"] { c.heartbeatTimeoutMs = try int(v, "cluster.heartbeat_timeout_ms", in: 10...60_000) }
@@ -181,6 +183,7 @@ private struct Reader {
             for item in try list(v, "cluster.node_args") { args.append(try string(item, "cluster.node_args")) }
             c.nodeArgs = args
         }
+        if let v = m["isolation"] { c.isolation = try choice(v, "cluster.isolation", ClusterSpec.Isolation.self) }
         if c.heartbeatTimeoutMs >= c.electionTimeoutMs {
             throw fail(m["heartbeat_timeout_ms"] ?? node, "cluster.heartbeat_timeout_ms", "must be below the election timeout")
         }
@@ -219,7 +222,7 @@ private struct Reader {
         if let v = m["kinds"] {
             var kinds: [FaultKind] = []
             for item in try list(v, "faults.kinds") {
-                let k = try mapping(item, "faults.kinds", allowed: ["type", "targets", "for_s", "weight"])
+                let k = try mapping(item, "faults.kinds", allowed: ["type", "targets", "for_s", "weight"] + Self.networkFields(plural: true))
                 guard let t = k["type"] else { throw fail(item, "faults.kinds.type", "missing") }
                 var kind = FaultKind(type: try choice(t, "faults.kinds.type", FaultType.self))
                 if let v = k["targets"] {
@@ -230,6 +233,7 @@ private struct Reader {
                 }
                 if let v = k["for_s"] { kind.forS = try range(v, "faults.kinds.for_s", in: 0...3600) }
                 if let v = k["weight"] { kind.weight = try int(v, "faults.kinds.weight", in: 0...1000) }
+                try networkKind(&kind, k, item)
                 kinds.append(kind)
             }
             f.kinds = kinds
@@ -237,7 +241,7 @@ private struct Reader {
         if let v = m["timeline"] {
             var timeline: [PlannedFault] = []
             for item in try list(v, "faults.timeline") {
-                let e = try mapping(item, "faults.timeline", allowed: ["at_s", "type", "target", "pick", "for_s"])
+                let e = try mapping(item, "faults.timeline", allowed: ["at_s", "type", "target", "pick", "for_s"] + Self.networkFields(plural: false))
                 guard let at = e["at_s"], let t = e["type"] else { throw fail(item, "faults.timeline", "each fault needs at_s and type") }
                 timeline.append(PlannedFault(
                     atS: try double(at, "faults.timeline.at_s", in: 0...86_400),
@@ -245,6 +249,7 @@ private struct Reader {
                     target: try e["target"].map { n throws(ScenarioError) in try choice(n, "faults.timeline.target", Target.self) } ?? .one,
                     pick: try e["pick"].map { n throws(ScenarioError) in try int(n, "faults.timeline.pick", in: 0...1000) } ?? 0,
                     forS: try e["for_s"].map { n throws(ScenarioError) in try double(n, "faults.timeline.for_s", in: 0...3600) } ?? 2))
+                try networkTimeline(&timeline[timeline.count - 1], e, item)
             }
             f.timeline = timeline.sorted { $0.atS < $1.atS }
         }

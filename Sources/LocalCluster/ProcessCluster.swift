@@ -34,6 +34,23 @@ public actor ProcessCluster {
     private var processes: [Int: Process] = [:]
     private let executable: String
     public nonisolated let kind: Kind
+    private let placement: Placement
+
+    /// Where the nodes listen and how their processes start: loopback ports by default; the chaos runner's
+    /// netns mode gives each node an address in its own network namespace and starts it in there.
+    public struct Placement: Sendable {
+        /// Node `index`'s dqlite address (host:port), asked once per node.
+        public var address: @Sendable (Int) throws -> String
+        /// Prepended to the node's command line (e.g. `ip netns exec NS`); empty runs the node directly.
+        public var launcher: @Sendable (Int) -> [String]
+
+        public init(address: @escaping @Sendable (Int) throws -> String, launcher: @escaping @Sendable (Int) -> [String]) {
+            self.address = address
+            self.launcher = launcher
+        }
+
+        public static let loopback = Placement(address: { _ in "127.0.0.1:\(try freeLoopbackPort())" }, launcher: { _ in [] })
+    }
 
     /// The directory under which every cluster puts its files.
     public static var baseDirectory: String {
@@ -42,7 +59,8 @@ public actor ProcessCluster {
 
     /// Starts `count` nodes (the first bootstraps, the others join it) and waits until the leader lists them
     /// all: three of them (or all, when fewer) as voters, the rest as stand-bys.
-    public static func start(nodes count: Int = 3, kind: Kind = .realDqlite, readyTimeout: Duration = .seconds(90)) async throws -> ProcessCluster {
+    public static func start(nodes count: Int = 3, kind: Kind = .realDqlite, readyTimeout: Duration = .seconds(90),
+                             placement: Placement = .loopback) async throws -> ProcessCluster {
         let executable: String = switch kind {
         case .realDqlite: ProcessInfo.processInfo.environment["DQLITE_DEMO"] ?? "/usr/bin/dqlite-demo"
         case .swiftNode(let path, _): path
@@ -56,10 +74,10 @@ public actor ProcessCluster {
         for i in 0..<count {
             let dir = root + "/node\(i + 1)"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-            nodes.append(Node(index: i, address: "127.0.0.1:\(try freeLoopbackPort())",
+            nodes.append(Node(index: i, address: try placement.address(i),
                               apiAddress: "127.0.0.1:\(try freeLoopbackPort())", dir: dir))
         }
-        let cluster = ProcessCluster(nodes: nodes, root: root, executable: executable, kind: kind)
+        let cluster = ProcessCluster(nodes: nodes, root: root, executable: executable, kind: kind, placement: placement)
         do {
             // Joiners are started once node 1 answers: go-dqlite's app gives up at once when the node it
             // joins through is not listening yet (seen on a loaded machine).
@@ -74,11 +92,12 @@ public actor ProcessCluster {
         return cluster
     }
 
-    private init(nodes: [Node], root: String, executable: String, kind: Kind) {
+    private init(nodes: [Node], root: String, executable: String, kind: Kind, placement: Placement) {
         self.nodes = nodes
         self.root = root
         self.executable = executable
         self.kind = kind
+        self.placement = placement
     }
 
     /// Starts node `index` (again, after a kill): it rejoins with its data dir.
@@ -94,8 +113,9 @@ public actor ProcessCluster {
         }
         if index > 0 { arguments += ["--join", nodes[0].address] }
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
+        let launcher = placement.launcher(index)
+        process.executableURL = URL(fileURLWithPath: launcher.first ?? executable)
+        process.arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [executable] + arguments
         let logPath = root + "/node\(index + 1).log"
         if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
@@ -146,7 +166,7 @@ public actor ProcessCluster {
         let index = allNodes.count
         let dir = root + "/node\(index + 1)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        added.append(Node(index: index, address: "127.0.0.1:\(try freeLoopbackPort())", apiAddress: "127.0.0.1:\(try freeLoopbackPort())", dir: dir))
+        added.append(Node(index: index, address: try placement.address(index), apiAddress: "127.0.0.1:\(try freeLoopbackPort())", dir: dir))
         try launch(index)
         return index
     }

@@ -9,8 +9,9 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Run a chaos scenario against a local cluster of dqlite-node processes and check what happened.",
         discussion: """
-        Starts the scenario's cluster (loopback mode: each node a process with its own temp dir and log), runs a
-        list-append workload through the Swift client while faults (kill, stop, pause) hit the nodes, heals,
+        Starts the scenario's cluster (each node a process with its own temp dir and log, in its own network
+        namespace when run as root, else on loopback), runs a list-append workload through the Swift client
+        while faults (kill, stop, pause, partition, delay, loss) hit the nodes, heals,
         checks the recorded history and every node's data, and ends with the verdict and the command that
         reproduces the run. Without a scenario, a built-in default runs (3 nodes, kills and pauses, 30 s).
         Exit status: 0 the run met its expectation, 1 a check failed (or an expect: fail scenario passed),
