@@ -27,7 +27,8 @@ public struct RetryPolicy: Sendable {
     /// At most this many attempts (1 = no retry).
     public var maxAttempts = 100
     public var initialBackoff: Duration = .milliseconds(100)
-    public var maxBackoff: Duration = .seconds(1)
+    /// Capped low: while a new leader is being elected, a long backoff would only add to the failover.
+    public var maxBackoff: Duration = .milliseconds(250)
     /// Also retry SQLITE_BUSY / "database is locked" (dqlite 1.11 returns it at once to a second writer).
     public var retryBusy = false
 

@@ -39,10 +39,10 @@ struct RunNode: AsyncParsableCommand {
     var join: [String] = []
 
     @Option(help: "Raft election timeout in milliseconds.")
-    var electionTimeout: UInt32 = 3000
+    var electionTimeout: UInt32 = 500
 
     @Option(help: "Raft heartbeat timeout in milliseconds.")
-    var heartbeatTimeout: UInt32 = 500
+    var heartbeatTimeout: UInt32 = 100
 
     @Option(help: "Take a snapshot every this many entries.")
     var snapshotThreshold: UInt32 = 1024
