@@ -49,8 +49,9 @@ final class ClassificationTests: XCTestCase {
         XCTAssertTrue(busy.shouldRetry(.server(code: 5, message: ""), attempt: 1, start: start))
         XCTAssertFalse(RetryPolicy.none.shouldRetry(.server(code: ErrorCode.notLeader, message: ""), attempt: 1, start: start))
         XCTAssertEqual(policy.backoff(afterAttempt: 1), .milliseconds(100))
-        XCTAssertEqual(policy.backoff(afterAttempt: 3), .milliseconds(400))
-        XCTAssertEqual(policy.backoff(afterAttempt: 30), .seconds(1))
+        XCTAssertEqual(policy.backoff(afterAttempt: 2), .milliseconds(200))
+        XCTAssertEqual(policy.backoff(afterAttempt: 3), .milliseconds(250), "capped, so a failover is noticed soon")
+        XCTAssertEqual(policy.backoff(afterAttempt: 30), .milliseconds(250))
     }
 
     func testAddresses() throws {
