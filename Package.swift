@@ -15,6 +15,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Logging with levels for the node (DESIGN.md, dependencies).
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         // Scenario files are YAML (DESIGN.md, dependencies).
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
     ],
@@ -30,7 +32,7 @@ let package = Package(
         // Protocol v1 codecs: pure values, no I/O.
         .target(name: "DqliteWire"),
         // The node: replicating VFS, FSM, Raft glue, gateway (issue 3; in progress).
-        .target(name: "DqliteNode", dependencies: ["DqliteWire", "CSQLite", "CRaft", "CUV"]),
+        .target(name: "DqliteNode", dependencies: ["DqliteWire", "CSQLite", "CRaft", "CUV", .product(name: "Logging", package: "swift-log")]),
         // Async client: dial, leader discovery, retry, statements, rows, transactions, admin.
         .target(name: "DqliteClient", dependencies: ["DqliteWire", "CLinuxEvents"]),
         // The logic of the `dqlite` shell and of `dqlite-bench`; the executables only parse flags.
@@ -52,6 +54,7 @@ let package = Package(
 
         .executableTarget(name: "dqlite-node", dependencies: [
             "DqliteNode", "DqliteClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
 
         .executableTarget(name: "dqlite-chaos", dependencies: [

@@ -3,6 +3,8 @@ import DqliteClient
 import DqliteNode
 import DqliteWire
 import Foundation
+import Logging
+import Synchronization
 
 @main
 struct NodeCommand: AsyncParsableCommand {
@@ -56,6 +58,9 @@ struct RunNode: AsyncParsableCommand {
     @Flag(help: "Serve reads without confirming leadership (dqlite's behaviour; a deposed leader may answer stale data).")
     var staleReads = false
 
+    @Option(help: "Least important messages logged (standard error): trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
     @Option(help: "Size of the Raft log's segment files, MiB (closing one stalls the node briefly; bigger means rarer).")
     var segmentSize: UInt32 = 32
 
@@ -69,6 +74,9 @@ struct RunNode: AsyncParsableCommand {
         guard id > 0 else { throw ValidationError("--id must be positive") }
         guard electionTimeout > heartbeatTimeout, heartbeatTimeout > 0 else {
             throw ValidationError("--election-timeout must exceed --heartbeat-timeout, which must be positive")
+        }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard (1...1024).contains(segmentSize) else { throw ValidationError("--segment-size must be 1...1024 MiB") }
         guard snapshotTrailing >= snapshotThreshold, snapshotTrailing >= 4 else {
@@ -96,6 +104,8 @@ struct RunNode: AsyncParsableCommand {
         settings.staleReads = staleReads
         settings.unsafeAckBeforeCommit = unsafeAckBeforeCommit
         settings.segmentSizeMiB = segmentSize
+        NodeLog.start(level: Logger.Level(rawValue: logLevel) ?? .info)
+        settings.logger = NodeLog.logger
         let node: Node
         do {
             node = try await Node(id: id, address: address, dir: dir, bootstrap: fresh && id == 1 ? [(id, address)] : [],
@@ -184,12 +194,32 @@ struct RunNode: AsyncParsableCommand {
     }
 }
 
+/// The executable's logging: swift-log to standard error, at the level `--log-level` sets.
+enum NodeLog {
+    private static let level = Mutex<Logger.Level>(.info)
+
+    static func start(level: Logger.Level) {
+        self.level.withLock { $0 = level }
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+    }
+
+    static var logger: Logger {
+        var l = Logger(label: "dqlite-node")
+        l.logLevel = level.withLock { $0 }
+        return l
+    }
+}
+
 func log(_ message: String) {
-    FileHandle.standardError.write(Data("dqlite-node: \(message)\n".utf8))
+    NodeLog.logger.info("\(message)")
 }
 
 func fail(_ message: String) -> Never {
-    log("error: \(message)")
+    NodeLog.logger.critical("\(message)")
     exit(1)
 }
 

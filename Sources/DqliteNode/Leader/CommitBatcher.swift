@@ -1,3 +1,4 @@
+import Logging
 import CRaft
 
 /// Group commit: the transactions of a database polled within one loop turn go to Raft as one FRAMES entry
@@ -53,12 +54,16 @@ final class CommitBatcher {
         let context = BatchContext(engine: engine, database: database, firstID: ids[0], completions: members.map(\.done))
         request.pointee.data = Unmanaged.passRetained(context).toOpaque()
         engine.inFlight += 1
+        engine.logger.trace("sending \(members.count) transaction(s) on \(database) as one entry of \(bytes.count) bytes")
         let rc = raft_apply(engine.raft, request, &buffer, 1) { req, status, _ in
             let context = Unmanaged<BatchContext>.fromOpaque(req!.pointee.data).takeRetainedValue()
             req!.deallocate()
             context.engine.inFlight -= 1
             // A failed entry takes every transaction built on it along (they fail on their own callbacks).
-            if status != 0 { context.engine.vfs.abort(database: context.database, id: context.firstID) }
+            if status != 0 {
+                context.engine.logger.warning("\(context.completions.count) transaction(s) on \(context.database) not committed: \(String(cString: raft_strerror(status)))")
+                context.engine.vfs.abort(database: context.database, id: context.firstID)
+            }
             for done in context.completions { done(status) }
         }
         if rc != 0 {

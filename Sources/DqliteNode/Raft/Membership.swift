@@ -1,3 +1,4 @@
+import Logging
 import CRaft
 import DqliteWire
 
@@ -55,6 +56,7 @@ extension RaftEngine {
             req!.deallocate()
             c.done(status == 0 ? nil : RaftEngine.error(status))
         }
+        logger.info("configuration change: \(change)")
         let rc: Int32 = switch change {
         case let .add(id, address): raft_add(raft, req, id, address, cb)
         case let .assign(id, role): raft_assign(raft, req, id, Self.raftRole(role), cb)
@@ -97,7 +99,10 @@ extension RaftEngine {
         let term = raft.pointee.current_term
         guard confirmedTerm != term, raft_last_applied(raft) < raft_last_index(raft) else { return then(nil) }
         barrier { [self] error in
-            if error == nil && isLeader { confirmedTerm = max(confirmedTerm, term) }
+            if error == nil && isLeader {
+                if confirmedTerm < term { logger.info("leading in term \(term)") }
+                confirmedTerm = max(confirmedTerm, term)
+            }
             then(error)
         }
     }
