@@ -112,6 +112,14 @@ public enum ChaosRunner {
             net.remove()
             throw error
         }
+        // Ctrl-C or SIGTERM: the nodes (by the pids the cluster recorded) and their files go too.
+        let root = cluster.root
+        InterruptCleanup.register(root) {
+            let pids = (try? String(contentsOfFile: root + "/pids", encoding: .utf8)) ?? ""
+            for pid in pids.split(separator: "\n").compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
+            try? FileManager.default.removeItem(atPath: root)
+        }
+        defer { InterruptCleanup.unregister(root) }
         // Logs always; data dirs only when something failed. Copied before the cluster removes its files.
         func collect(keepData: Bool) {
             let root = cluster.root, out = o.outputDirectory

@@ -15,7 +15,7 @@ enum NodeContents {
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         let path = scratch + "/" + database
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-        for f in files { FileManager.default.createFile(atPath: scratch + "/" + f.name, contents: Data(f.content)) }
+        for f in files { _ = FileManager.default.createFile(atPath: scratch + "/" + f.name, contents: Data(f.content)) }
         return try read(path)
     }
 

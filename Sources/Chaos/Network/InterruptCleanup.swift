@@ -53,7 +53,7 @@ enum InterruptCleanup {
             defer { a.removeAll() }
             return Array(a.values)
         }
-        FileHandle.standardError.write(Data("dqlite-chaos: interrupted, removing the run's namespaces and bridge\n".utf8))
+        FileHandle.standardError.write(Data("dqlite-chaos: interrupted, stopping the run's nodes and removing its namespaces, bridge and files\n".utf8))
         for action in all { action() }
         exit(128 + sig)
     }
