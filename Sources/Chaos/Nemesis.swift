@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import DqliteClient
+import Foundation
 import LocalCluster
 
 /// Applies a fault timeline to the cluster's processes, recording each fault as actually applied (which node,
@@ -39,11 +40,12 @@ actor Nemesis {
         var live: [Int] = []
         for i in 0..<count where await cluster.isStarted(i) { live.append(i) }
         let leader = try? await cluster.leaderIndex(config: Self.quickConfig)
-        let candidates: [Int] = switch fault.target {
+        var candidates: [Int] = switch fault.target {
         case .leader: leader.map { [$0] } ?? live
         case .follower: live.filter { $0 != leader }
         case .one: live
         }
+        if fault.type == .member { candidates.removeAll { $0 == 0 } }
         guard !candidates.isEmpty else { return }
         let node = candidates[fault.pick % candidates.count]
         var net: NetworkNemesis.Applied?
@@ -51,6 +53,24 @@ actor Nemesis {
         case .kill: await cluster.kill(node, signal: SIGKILL); down.insert(node)
         case .stop: await cluster.kill(node, signal: SIGTERM); down.insert(node)
         case .pause: await cluster.signal(node, SIGSTOP); paused.insert(node)
+        case .transfer:
+            guard let leader, let to = await transferTarget(from: leader, pick: fault.pick) else {
+                await history.nemesis("start", fault: "transfer-failed", detail: #"{"node":\#(node + 1),"error":"no leader or no other voter"}"#)
+                return
+            }
+            let ok = await viaLeader { c throws(DqliteError) in try await c.transfer(to: UInt64(to + 1)) }
+            net = NetworkNemesis.Applied(detail: #"{"from":\#(leader + 1),"to":\#(to + 1),"done":\#(ok)}"#,
+                                         status: "transfer n\(leader + 1) -> n\(to + 1)")
+        case .member:
+            let removed = await viaLeader { c throws(DqliteError) in try await c.remove(id: UInt64(node + 1)) }
+            await cluster.kill(node, signal: SIGKILL)
+            let dir = await cluster.directory(node)
+            for entry in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
+                try? FileManager.default.removeItem(atPath: dir + "/" + entry)
+            }
+            down.insert(node)
+            net = NetworkNemesis.Applied(detail: #"{"node":\#(node + 1),"removed":\#(removed),"wiped":true,"for_s":\#(fault.forS)}"#,
+                                         status: "member n\(node + 1) removed and wiped")
         case .partition, .delay, .loss:
             do {
                 guard let network else { throw ChaosError.harness("\(fault.type.rawValue) needs isolation: netns") }
@@ -68,6 +88,29 @@ actor Nemesis {
                                     type: fault.type, node: node + 1, wasLeader: wasLeader, forS: fault.forS,
                                     shape: net?.shape, groups: net?.groups, link: net?.link))
         current = [net?.status ?? "\(fault.type.rawValue) n\(node + 1)\(wasLeader ? " (leader)" : "")"]
+    }
+
+    /// A voter other than `leader`, chosen by `pick` among them in id order.
+    private func transferTarget(from leader: Int, pick: Int) async -> Int? {
+        guard let members = try? await DqliteClient(addresses: await cluster.allAddresses, config: Self.quickConfig).cluster() else { return nil }
+        let voters = members.filter { $0.knownRole == .voter && Int($0.id) - 1 != leader }.map { Int($0.id) - 1 }.sorted()
+        return voters.isEmpty ? nil : voters[pick % voters.count]
+    }
+
+    /// Runs an admin request on the leader, retrying for a few seconds (a configuration change may be under
+    /// way); whether it succeeded.
+    private func viaLeader(_ body: @Sendable (NodeClient) async throws(DqliteError) -> Void) async -> Bool {
+        var config = ClientConfig()
+        config.leaderTimeout = .seconds(5)
+        config.retry.deadline = .seconds(5)
+        config.retry.retryBusy = true
+        guard let client = try? DqliteClient(addresses: await cluster.allAddresses, config: config) else { return false }
+        do {
+            try await client.withLeader(body)
+            return true
+        } catch {
+            return false
+        }
     }
 
     /// Ends every fault in force: killed and stopped nodes restart with their data, paused ones resume.

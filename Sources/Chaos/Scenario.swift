@@ -110,6 +110,12 @@ public enum FaultType: String, Codable, Sendable, CaseIterable {
     case delay
     /// Raft connections of the target's links cut with a probability per forwarded chunk, new ones refused alike.
     case loss
+    /// Leadership handed to another voter (TRANSFER through the leader); the target picks which.
+    case transfer
+    /// The target is removed from the configuration (REMOVE through the leader), killed and its data wiped;
+    /// after the duration it starts afresh and joins again. Node 1 is never chosen: with an empty dir it would
+    /// bootstrap a new cluster.
+    case member
 
     /// Faults that need each node in its own network namespace.
     public var needsNetns: Bool { self == .partition || self == .delay || self == .loss }

@@ -146,6 +146,9 @@ public actor ProcessCluster {
     /// see `isRunning`).
     public func isStarted(_ index: Int) -> Bool { processes[index] != nil }
 
+    /// Node `index`'s data directory.
+    public func directory(_ index: Int) -> String { allNodes[index].dir }
+
     /// Every node's address, those added later included.
     public var allAddresses: [String] { allNodes.map(\.address) }
 
