@@ -236,7 +236,8 @@ public enum ChaosRunner {
         // Durability and convergence, from every node's own copy.
         let acknowledged = await stats.acknowledged
         var lost: [String] = [], diverged: [String] = []
-        for (i, address) in await cluster.allAddresses.enumerated() {
+        let refused = await nemesis.refused
+        for (i, address) in await cluster.allAddresses.enumerated() where !refused.contains(i) {
             var lists: [Int64: [Int64]] = [:]
             let deadline = ContinuousClock.now + .seconds(15)
             repeat {
@@ -258,8 +259,9 @@ public enum ChaosRunner {
         let appendCount = acknowledged.values.reduce(0) { $0 + $1.count }
         checks.append(CheckOutcome(name: "durability", passed: lost.isEmpty,
                                    detail: lost.isEmpty ? "all \(appendCount) acknowledged appends are on every node" : lost.prefix(5).joined(separator: "; ")))
+        let skipped = refused.isEmpty ? "" : " (n\(refused.map { String($0 + 1) }.sorted().joined(separator: ", n")) refused to start after damage at rest, with a clear error)"
         checks.append(CheckOutcome(name: "convergence", passed: diverged.isEmpty,
-                                   detail: diverged.isEmpty ? "every node holds the same lists" : diverged.joined(separator: "; ")))
+                                   detail: (diverged.isEmpty ? "every node holds the same lists" : diverged.joined(separator: "; ")) + skipped))
 
         // The history, by the checker.
         let verdict = await o.checkHistory(historyPath)

@@ -14,6 +14,9 @@ actor Nemesis {
     /// Faults in force now, for the status line.
     private(set) var current: [String] = []
     private var paused: Set<Int> = []
+    /// Nodes whose files were damaged (`corrupt`), and those of them that then refused to start.
+    private var damaged: Set<Int> = []
+    private(set) var refused: Set<Int> = []
     private var down: Set<Int> = []
     private var leaderChanges = 0
     /// Partitions, delay and loss (netns mode only).
@@ -71,6 +74,13 @@ actor Nemesis {
             down.insert(node)
             net = NetworkNemesis.Applied(detail: #"{"node":\#(node + 1),"removed":\#(removed),"wiped":true,"for_s":\#(fault.forS)}"#,
                                          status: "member n\(node + 1) removed and wiped")
+        case .corrupt:
+            await cluster.kill(node, signal: SIGKILL)
+            down.insert(node)
+            damaged.insert(node)
+            let damage = DiskDamage.apply(dir: await cluster.directory(node), pick: fault.pick)
+            net = NetworkNemesis.Applied(detail: #"{"node":\#(node + 1),"file":\#(HistoryWriter.quote(damage.file)),"damage":"\#(damage.kind)","for_s":\#(fault.forS)}"#,
+                                         status: "corrupt n\(node + 1): \(damage.kind) \(damage.file)")
         case .partition, .delay, .loss:
             do {
                 guard let network else { throw ChaosError.harness("\(fault.type.rawValue) needs isolation: netns") }
@@ -139,8 +149,17 @@ actor Nemesis {
     func reapCrashes() async -> [Int] {
         var crashed: [Int] = []
         let count = await cluster.allAddresses.count
-        for i in 0..<count where !down.contains(i) {
+        for i in 0..<count where !down.contains(i) && !refused.contains(i) {
             guard await cluster.isStarted(i), !(await cluster.isRunning(i)) else { continue }
+            // A node whose data was damaged on purpose may refuse to start, with a clear error: that is
+            // allowed (it must not serve wrong data); it stays down and the run goes on without it.
+            let log = await cluster.recentLog(i)
+            if damaged.contains(i), log.contains("cannot start node") {
+                refused.insert(i)
+                await history.nemesis("start", fault: "refused-to-start", detail: #"{"node":\#(i + 1),"log":\#(HistoryWriter.quote(log))}"#)
+                await cluster.kill(i)
+                continue
+            }
             crashed.append(i + 1)
             await history.nemesis("start", fault: "crash", detail: #"{"node":\#(i + 1)}"#)
             await cluster.kill(i)

@@ -116,6 +116,10 @@ public enum FaultType: String, Codable, Sendable, CaseIterable {
     /// after the duration it starts afresh and joins again. Node 1 is never chosen: with an empty dir it would
     /// bootstrap a new cluster.
     case member
+    /// Damage at rest: the target is killed, then its newest Raft segment (closed or open) or snapshot is
+    /// truncated or has bytes flipped (`pick` chooses); after the duration it restarts. It must recover, or
+    /// refuse to start with a clear error (the run goes on without it), and never serve wrong data.
+    case corrupt
 
     /// Faults that need each node in its own network namespace.
     public var needsNetns: Bool { self == .partition || self == .delay || self == .loss }

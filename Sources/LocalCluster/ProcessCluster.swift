@@ -156,6 +156,9 @@ public actor ProcessCluster {
 
     public func isRunning(_ index: Int) -> Bool { processes[index]?.isRunning ?? false }
 
+    /// The last lines of node `index`'s log (for telling a refusal to start from a crash).
+    public func recentLog(_ index: Int) -> String { logTail(index) }
+
     /// The index of the node the cluster reports as leader.
     public func leaderIndex(config: ClientConfig = ClientConfig()) async throws -> Int {
         let live = allNodes.filter { processes[$0.index] != nil }.map(\.address)
