@@ -166,6 +166,23 @@ struct LinearizabilitySearch {
             if next[e] >= 0 { prev[Int(next[e])] = Int32(e) }
             next[Int(prev[e])] = Int32(e)
         }
+        /// The values some callable operation consumes (a completed read's, a cas's expected value): an info
+        /// operation is tried only if it produces one of them, since the normal form wants a consumer right
+        /// after it. Without this check each of k pending info operations costs a step and a memo entry at
+        /// every configuration, only to fail at the next. Computed when first needed in a configuration.
+        var consumable: [Int64] = []
+        var consumableValid = false
+        func computeConsumable() {
+            consumable.removeAll(keepingCapacity: true)
+            var e = Int(next[head])
+            while e >= 0 && e % 2 == 0 {
+                let o = ops[e / 2]
+                if (o.kind == .read && o.ok && o.hasValue) || o.kind == .cas { consumable.append(o.a) }
+                e = Int(next[e])
+            }
+            consumableValid = true
+        }
+
         /// Linearizes call entry e in the current configuration if the model and the memo allow it.
         func tryLinearize(_ e: Int, forced: Bool) -> Bool {
             let i = e / 2
@@ -177,6 +194,7 @@ struct LinearizabilitySearch {
                 return false
             }
             calls.append((Int32(e), state, forced))
+            consumableValid = false
             setHash = h
             state = after
             lift(e)
@@ -185,6 +203,7 @@ struct LinearizabilitySearch {
         /// Undoes linearized calls up to and including the latest one that had alternatives; returns the
         /// entry to resume from, or nil when there is none left.
         func backtrack() -> Int? {
+            consumableValid = false
             while let top = calls.popLast() {
                 let e = Int(top.entry)
                 let i = e / 2
@@ -233,6 +252,14 @@ struct LinearizabilitySearch {
                 if twin[i] >= 0 && !isLinearized(Int(twin[i])) {
                     entry = Int(next[entry])
                     continue
+                }
+                if !ops[i].ok && ops[i].kind != .read {
+                    if !consumableValid { computeConsumable() }
+                    let produced = ops[i].kind == .write ? ops[i].a : ops[i].b
+                    if !consumable.contains(produced) {
+                        entry = Int(next[entry])
+                        continue
+                    }
                 }
                 if tryLinearize(entry, forced: false) {
                     entry = Int(next[head])
