@@ -200,6 +200,27 @@ struct LinearizabilitySearch {
             lift(e)
             return true
         }
+        // In the first pass, completed operations are tried by earliest return (then index), not by call: the
+        // one whose return comes first must be linearized before any later return is passed, and putting
+        // it early tends to leave the register as the operations that follow observed it. `okKey` is the
+        // last one tried in the current configuration.
+        let firstKey = (Int64.min, -1)
+        var okKey = firstKey
+        func nextOk() -> Int? {
+            var found = -1
+            var foundKey = (Int64.max, Int.max)
+            var e = Int(next[head])
+            while e >= 0 && e % 2 == 0 {
+                let i = e / 2
+                if ops[i].ok {
+                    let k = (ops[i].ret, i)
+                    if k > okKey && k < foundKey { found = e; foundKey = k }
+                }
+                e = Int(next[e])
+            }
+            if found >= 0 { okKey = foundKey }
+            return found >= 0 ? found : nil
+        }
         /// Undoes linearized calls up to and including the latest one that had alternatives; returns the
         /// entry to resume from and the pass it belongs to, or nil when there is none left.
         func backtrack() -> (entry: Int, infoPass: Bool)? {
@@ -211,7 +232,10 @@ struct LinearizabilitySearch {
                 flip(i)
                 setHash ^= zobrist[i]
                 unlift(e)
-                if !top.forced { return (Int(next[e]), !ops[i].ok) }
+                if !top.forced {
+                    if ops[i].ok { okKey = (ops[i].ret, i) }
+                    return (Int(next[e]), !ops[i].ok)
+                }
             }
             return nil
         }
@@ -243,6 +267,7 @@ struct LinearizabilitySearch {
             if fresh, let r = forcedRead() {
                 if tryLinearize(r, forced: true) {
                     entry = Int(next[head])
+                    okKey = firstKey
                     continue
                 }
                 // Its only continuation was seen before: this configuration fails.
@@ -252,9 +277,22 @@ struct LinearizabilitySearch {
                 continue
             }
             fresh = false
+            if !infoPass {
+                if let e = nextOk() {
+                    if tryLinearize(e, forced: false) {
+                        entry = Int(next[head])
+                        fresh = true
+                        okKey = firstKey
+                    }
+                } else {
+                    infoPass = true
+                    entry = Int(next[head])
+                }
+                continue
+            }
             if entry % 2 == 0 {
                 let i = entry / 2
-                if ops[i].ok == infoPass || (twin[i] >= 0 && !isLinearized(Int(twin[i]))) {
+                if ops[i].ok || (twin[i] >= 0 && !isLinearized(Int(twin[i]))) {
                     entry = Int(next[entry])
                     continue
                 }
@@ -270,12 +308,10 @@ struct LinearizabilitySearch {
                     entry = Int(next[head])
                     fresh = true
                     infoPass = false
+                    okKey = firstKey
                     continue
                 }
                 entry = Int(next[entry])
-            } else if !infoPass {
-                infoPass = true
-                entry = Int(next[head])
             } else {
                 if calls.count > best.depth {
                     best = (calls.count, calls.suffix(8).map { Int32($0.entry / 2) }, state, Int32(entry / 2))
