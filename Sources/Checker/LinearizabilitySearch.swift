@@ -79,12 +79,17 @@ enum SearchResult {
     /// the operation whose return could not be passed.
     case notLinearizable(prefix: [Int32], depth: Int, state: RegisterState, blocked: Int32)
     case unknown(String)
+    /// `stepLimit` reached: undecided so far, the caller may try another order.
+    case stepLimitReached
 }
 
 struct LinearizabilitySearch {
     let ops: [RegisterOp]
     let deadline: ContinuousClock.Instant
     let memoryLimit: Int
+    /// Completed operations tried by earliest return rather than by call (see `nextOk`).
+    var byReturn = true
+    var stepLimit = Int.max
 
     func run() -> SearchResult {
         let n = ops.count
@@ -213,7 +218,7 @@ struct LinearizabilitySearch {
             while e >= 0 && e % 2 == 0 {
                 let i = e / 2
                 if ops[i].ok {
-                    let k = (ops[i].ret, i)
+                    let k = byReturn ? (ops[i].ret, i) : (ops[i].call, i)
                     if k > okKey && k < foundKey { found = e; foundKey = k }
                 }
                 e = Int(next[e])
@@ -233,7 +238,7 @@ struct LinearizabilitySearch {
                 setHash ^= zobrist[i]
                 unlift(e)
                 if !top.forced {
-                    if ops[i].ok { okKey = (ops[i].ret, i) }
+                    if ops[i].ok { okKey = byReturn ? (ops[i].ret, i) : (ops[i].call, i) }
                     return (Int(next[e]), !ops[i].ok)
                 }
             }
@@ -261,6 +266,7 @@ struct LinearizabilitySearch {
             steps += 1
             if steps & 1023 == 0 {
                 if ContinuousClock.now > deadline { return .unknown("time limit reached after \(steps) search steps") }
+                if steps > stepLimit { return .stepLimitReached }
                 if cache.bytes > memoryLimit { return .unknown("memory limit reached (\(cache.bytes >> 20) MiB of memoised configurations)") }
             }
             if entry < 0 { return .linearizable }       // only pending info calls remain

@@ -141,6 +141,11 @@ final class LinearizabilityCrossCheckTests: XCTestCase {
                 let (h, r) = try await Support.check(text, model: .casRegister)
                 let expected = bruteForce(ops)
                 XCTAssertEqual(r.verdict, expected ? .valid : .invalid, "shape \(s) history \(n):\n\(text)\n\(r.text(h))")
+                // The other order of trying completed operations (the checker falls back on it for long searches).
+                var byCall = CheckOptions()
+                byCall.registerSearchByCallFirst = true
+                let other = try await Checker.check(h, options: byCall)
+                XCTAssertEqual(other.verdict, r.verdict, "shape \(s) history \(n), by call:\n\(text)")
                 if expected { counts.valid += 1 } else { counts.invalid += 1 }
             }
             XCTAssertGreaterThan(counts.valid, 60, "shape \(s)")
