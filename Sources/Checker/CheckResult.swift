@@ -79,6 +79,9 @@ public struct CheckOptions: Sendable {
     /// Bytes the linearizability search may hold in its memo tables, across keys.
     public var memoryLimit: Int = 1 << 30
     public var maxReportedPerType = 20
+    /// The register search tries completed operations by earliest return first, then by call (see
+    /// `RegisterChecker.search`); this swaps the two, so that tests can cross-check both orders.
+    public var registerSearchByCallFirst = false
 
     public init(consistency: Consistency? = nil, timeLimit: Duration = .seconds(600)) {
         self.consistency = consistency
