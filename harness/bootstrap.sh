@@ -6,6 +6,7 @@ set -euo pipefail
 packages=(
   pkg-config
   libraft-dev libuv1-dev libsqlite3-dev libseccomp-dev   # C-Raft, libuv, SQLite, seccomp for the node
+  liblz4-dev                                            # checking C-Raft's compressed snapshots before start
   iproute2 iptables nftables                            # namespaces and partitions for the chaos test bed
   go-dqlite libdqlite-dev                               # real dqlite: dqlite-demo, dqlite shell, dqlite-benchmark
   python3                                               # the benchmark comparison script

@@ -94,6 +94,7 @@ final class RaftEngine {
     /// raft_uv_init and raft_init on `dir`, with the FSM. After this, `close` is required (even if Raft never
     /// starts), or the loop keeps raft_uv's timer.
     private func initialise(dir: String) throws(NodeError) {
+        try SnapshotFileCheck.check(dir: dir)
         let rc = raft_uv_init(io, loop.loop, dir, transport.transport)
         guard rc == 0 else { throw .raft(rc, "raft_uv_init in \(dir): \(errorMessage(io: true))") }
         raft_uv_set_segment_size(io, Int(segmentSizeMiB) << 20)
