@@ -64,7 +64,7 @@ let package = Package(
 
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CRaft", "CUV", "CSQLite", "CSeccomp"]),
         .testTarget(name: "DqliteWireTests", dependencies: ["DqliteWire"]),
-        .testTarget(name: "DqliteNodeTests", dependencies: ["DqliteNode", "CSQLite", "DqliteClient", "LocalCluster", "dqlite-node"]),
+        .testTarget(name: "DqliteNodeTests", dependencies: ["DqliteNode", "CSQLite", "CLZ4", "DqliteClient", "LocalCluster", "dqlite-node"]),
         .testTarget(name: "DqliteClientTests", dependencies: ["DqliteClient", "LocalCluster", "dqlite-node"]),
         .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "LocalCluster", "dqlite"]),
         .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),

@@ -1,0 +1,46 @@
+import XCTest
+import CLZ4
+@testable import DqliteNode
+
+/// The check that keeps a damaged compressed snapshot from hanging C-Raft's raft_start.
+final class SnapshotFileCheckTests: XCTestCase {
+    private func lz4Frame(_ bytes: [UInt8]) -> [UInt8] {
+        var prefs = LZ4F_preferences_t()
+        prefs.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled
+        var out = [UInt8](repeating: 0, count: LZ4F_compressFrameBound(bytes.count, &prefs))
+        let n = out.withUnsafeMutableBytes { dst in
+            bytes.withUnsafeBytes { src in LZ4F_compressFrame(dst.baseAddress, dst.count, src.baseAddress, src.count, &prefs) }
+        }
+        XCTAssertEqual(LZ4F_isError(n), 0)
+        return Array(out.prefix(n))
+    }
+
+    func testACompleteFrameOrAnUncompressedFileIsAcceptedAndDamageIsNot() throws {
+        let dir = NSTemporaryDirectory() + "snapcheck-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        var g = SystemRandomNumberGenerator()
+        let data = (0..<300_000).map { i in i % 7 == 0 ? UInt8.random(in: 0...255, using: &g) : UInt8(i % 251) }
+        let frame = lz4Frame(data)
+        let path = dir + "/snapshot-1-10-100"
+        func write(_ bytes: [UInt8]) { FileManager.default.createFile(atPath: path, contents: Data(bytes)) }
+
+        write(frame)
+        XCTAssertNil(SnapshotFileCheck.problem(inFile: path))
+        XCTAssertNoThrow(try SnapshotFileCheck.check(dir: dir))
+
+        write(Array(frame.prefix(frame.count / 2)))
+        XCTAssertNotNil(SnapshotFileCheck.problem(inFile: path), "truncated")
+        XCTAssertThrowsError(try SnapshotFileCheck.check(dir: dir)) { error in
+            XCTAssertTrue("\(error)".contains("snapshot-1-10-100 is damaged"), "\(error)")
+        }
+
+        var flipped = frame
+        for i in (frame.count / 2)..<(frame.count / 2 + 16) { flipped[i] = ~flipped[i] }
+        write(flipped)
+        XCTAssertNotNil(SnapshotFileCheck.problem(inFile: path), "bytes flipped")
+
+        write([1, 2, 3, 4, 5, 6, 7, 8])  // not an LZ4 frame: left to the FSM's decoder
+        XCTAssertNil(SnapshotFileCheck.problem(inFile: path))
+    }
+}
