@@ -133,7 +133,22 @@ struct RunNode: AsyncParsableCommand {
                 }
             }
         }
+        // A node killed while joining has Raft state but may not be a member yet (or not have its role):
+        // with --join it finishes the (idempotent) join in the background once a leader answers. Never fatal
+        // here: the cluster may be restarting with it.
+        let finishJoin: Task<Void, Never>? = (!fresh && id != 1 && !joinTargets.isEmpty) ? Task { [self] in
+            let deadline = ContinuousClock.now + .seconds(120)
+            while ContinuousClock.now < deadline && !Task.isCancelled {
+                do {
+                    try await joinCluster(through: joinTargets, quiet: true)
+                    return
+                } catch {
+                    try? await Task.sleep(for: .milliseconds(500))
+                }
+            }
+        } : nil
         await waitForTermination()
+        finishJoin?.cancel()
         log("stopping node \(id)")
         await node.handOverLeadership()
         await node.stop()
@@ -142,13 +157,14 @@ struct RunNode: AsyncParsableCommand {
 
     /// ADD this node as spare, then ASSIGN voter while the cluster has fewer than three voters (stand-by
     /// otherwise), as go-dqlite's app does.
-    private func joinCluster(through addresses: [String]) async throws {
+    private func joinCluster(through addresses: [String], quiet: Bool = false) async throws {
         var config = ClientConfig()
         config.leaderTimeout = .seconds(30)
         config.retry.retryBusy = true  // "configuration change already in progress" while another node joins
         let client = try DqliteClient(addresses: addresses, config: config)
         let me = id, at = address
         let members = try await client.cluster()
+        if quiet, let mine = members.first(where: { $0.id == me }), mine.knownRole != .spare { return }  // already in
         if !members.contains(where: { $0.id == me }) {
             try await client.withLeader { c throws(DqliteError) in try await c.add(id: me, address: at) }
         }
