@@ -42,7 +42,7 @@ let package = Package(
         // Starts and stops real dqlite clusters (Debian's dqlite-demo) for tests and the demo job.
         .target(name: "LocalCluster", dependencies: ["DqliteClient"]),
         // The chaos test bed: scenarios, a cluster of node processes, faults, workloads, histories, seeds.
-        .target(name: "Chaos", dependencies: ["DqliteClient", "LocalCluster", "CSQLite", .product(name: "Yams", package: "Yams")]),
+        .target(name: "Chaos", dependencies: ["DqliteClient", "LocalCluster", "CSQLite", "Checker", .product(name: "Yams", package: "Yams")]),
         // History parser and consistency checkers (list-append, set, register): pure, no dependencies.
         .target(name: "Checker"),
 

@@ -1,3 +1,4 @@
+import Checker
 import Foundation
 
 /// Writes the run's history in the format of ../shared/HISTORY.md (JSON Lines), in the order events are
@@ -50,21 +51,7 @@ public actor HistoryWriter {
         try? handle.close()
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if u.value < 0x20 { out += String(format: "\\u%04x", u.value) } else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { jsonQuoted(s) }
 }
 
 public enum ChaosError: Error, CustomStringConvertible {

@@ -84,7 +84,7 @@ final class JSONWriter {
 
     func raw(_ s: String) { separate(); text += s }
 
-    func string(_ s: String) { separate(); text += quoted(s) }
+    func string(_ s: String) { separate(); text += jsonQuoted(s) }
 
     func object(_ body: () -> Void) {
         separate()
@@ -107,14 +107,15 @@ final class JSONWriter {
     /// A field of the enclosing object; `body` writes exactly one value.
     func field(_ name: String, _ body: () -> Void) {
         separate()
-        text += quoted(name) + ":"
+        text += jsonQuoted(name) + ":"
         needComma.append(false)
         body()
         needComma.removeLast()
     }
 }
 
-func quoted(_ s: String) -> String {
+/// `s` as a JSON string literal (also used by the chaos runner's history writer).
+public func jsonQuoted(_ s: String) -> String {
     var out = "\""
     for u in s.unicodeScalars {
         switch u {
