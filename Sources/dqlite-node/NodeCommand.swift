@@ -64,6 +64,9 @@ struct RunNode: AsyncParsableCommand {
     @Option(help: "Size of the Raft log's segment files, MiB (closing one stalls the node briefly; bigger means rarer).")
     var segmentSize: UInt32 = 32
 
+    @Option(help: "Milliseconds a leader waits for a follower to install a small snapshot before resending it; grows with the snapshot's size (0: four election timeouts, at least 2000).")
+    var installSnapshotTimeout: UInt32 = 0
+
     @Flag(help: "TEST ONLY, breaks guarantees on purpose: acknowledge a commit before Raft commits it (for the chaos gate's expect-fail scenarios).")
     var unsafeAckBeforeCommit = false
 
@@ -104,6 +107,7 @@ struct RunNode: AsyncParsableCommand {
         settings.staleReads = staleReads
         settings.unsafeAckBeforeCommit = unsafeAckBeforeCommit
         settings.segmentSizeMiB = segmentSize
+        settings.installSnapshotTimeoutMs = installSnapshotTimeout
         NodeLog.start(level: Logger.Level(rawValue: logLevel) ?? .info)
         settings.logger = NodeLog.logger
         let node: Node

@@ -28,6 +28,11 @@ public struct NodeSettings: Sendable {
     /// loop thread for tens of milliseconds in C-Raft 0.15 (io_destroy of its AIO context); C-Raft's 8 MiB
     /// made that the 8-writer p99 (38 ms at ~2 700 writes/s here), 32 MiB brought it to 14 ms.
     public var segmentSizeMiB: UInt32 = 32
+    /// How long a leader waits for a follower to answer an InstallSnapshot before sending it again, for a
+    /// small snapshot; bigger ones get more (see `SnapshotInstallTimeout`). 0: four election timeouts, at
+    /// least 2 s. C-Raft's default is 30 s: a follower killed while receiving a snapshot was then ignored
+    /// for 30 s after restarting (the leader drops its rejections while a snapshot is outstanding).
+    public var installSnapshotTimeoutMs: UInt32 = 0
     /// Where the node says what it does: info for lifecycle and leadership, warning for lost commits, error
     /// for state it could not apply, debug and trace for the details.
     public var logger = Logger(label: "dqlite-node")
@@ -72,6 +77,8 @@ final class RaftEngine {
     /// See `NodeSettings.unsafeAckBeforeCommit`.
     var unsafeAckBeforeCommit = false
     var busyTimeoutMs: UInt32 = 0
+    /// Follows the size of the latest snapshot taken or installed.
+    var installTimeout = SnapshotInstallTimeout(baseMs: 2000)
 
     init(id: UInt64, address: String, loop: UVLoop, vfs: ReplicatingVFS) {
         self.id = id
@@ -119,6 +126,9 @@ final class RaftEngine {
         raft_set_snapshot_threshold(raft, settings.snapshotThreshold)
         raft_set_snapshot_trailing(raft, settings.snapshotTrailing)
         raft_set_pre_vote(raft, true)
+        installTimeout = SnapshotInstallTimeout(baseMs: settings.installSnapshotTimeoutMs > 0
+            ? settings.installSnapshotTimeoutMs : max(2000, 4 * settings.electionTimeoutMs))
+        raft_set_install_snapshot_timeout(raft, installTimeout.milliseconds)
         if !voters.isEmpty {
             var conf = raft_configuration()
             raft_configuration_init(&conf)
@@ -220,10 +230,17 @@ final class RaftEngine {
         logger.debug("checkpoint of \(name): \(done) of \(log) frames (rc \(rc))")
     }
 
+    /// The snapshot a leader sends is about the size of the last one taken or installed here.
+    func noteSnapshotSize(_ bytes: Int) {
+        guard installTimeout.note(snapshotBytes: bytes) else { return }
+        raft_set_install_snapshot_timeout(raft, installTimeout.milliseconds)
+    }
+
     func restoreSnapshot(_ bytes: [UInt8]) -> Int32 {
         do {
             try vfs.restore(try SnapshotFormat.decode(bytes))
             logger.info("installed a snapshot of \(bytes.count) bytes")
+            noteSnapshotSize(bytes.count)
             return 0
         } catch {
             logger.error("refused a snapshot of \(bytes.count) bytes: \(error)")

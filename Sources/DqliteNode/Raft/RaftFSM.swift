@@ -23,6 +23,7 @@ enum RaftFSM {
                 return RAFT_NOMEM
             }
             engine.vfs.writeSnapshot(into: base, size: size)
+            engine.noteSnapshotSize(size)
             array.pointee = raft_buffer(base: base, len: size)
             bufs!.pointee = array
             n!.pointee = 1
