@@ -12,6 +12,7 @@ let package = Package(
         .executable(name: "dqlite-bench", targets: ["dqlite-bench"]),
         .executable(name: "dqlite-node", targets: ["dqlite-node"]),
         .executable(name: "dqlite-chaos", targets: ["dqlite-chaos"]),
+        .executable(name: "dqlite-disk-faults", targets: ["dqlite-disk-faults"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -62,6 +63,10 @@ let package = Package(
             "Chaos", "Checker", "LocalCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // The seccomp launcher of disk faults (EIO, ENOSPC): C, because it must stay single-threaded until it
+        // execs the node (DESIGN.md, decision 6). The chaos runner wraps nodes in it.
+        .executableTarget(name: "dqlite-disk-faults", dependencies: ["CSeccomp"], path: "harness/disk-faults"),
+
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CRaft", "CUV", "CSQLite", "CSeccomp"]),
         .testTarget(name: "DqliteWireTests", dependencies: ["DqliteWire"]),
         .testTarget(name: "DqliteNodeTests", dependencies: ["DqliteNode", "CSQLite", "CLZ4", "DqliteClient", "LocalCluster", "dqlite-node"]),
@@ -69,7 +74,7 @@ let package = Package(
         .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "LocalCluster", "dqlite"]),
         .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster"]),
-        .testTarget(name: "ChaosTests", dependencies: ["Chaos", "Checker", "LocalCluster", "dqlite-node"]),
+        .testTarget(name: "ChaosTests", dependencies: ["Chaos", "Checker", "LocalCluster", "dqlite-node", "dqlite-disk-faults"]),
         // The corpus histories are read by the tests from their source path, not bundled.
         .testTarget(name: "CheckerTests", dependencies: ["Checker", "dqlite-chaos"], exclude: ["Corpus"]),
     ],

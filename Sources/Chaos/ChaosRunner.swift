@@ -67,13 +67,20 @@ public struct RunRecord: Codable, Sendable {
     public var ok: Int, fail: Int, info: Int
     public var crashes: [Int]
     public var leaderChanged: Bool
+    /// netns or loopback, as resolved for this run.
+    /// (Optional: absent from the run.json of older builds, which --replay still reads.)
+    public var isolation: String?
+    /// Times a node stopped on a disk fault (fail-stop), and snapshots nodes installed or loaded at start
+    /// (from their logs): which faults actually bit.
+    public var failStops: Int?
+    public var snapshotRestores: Int?
     public var verdict: String
     public var reproduce: String
 
     enum CodingKeys: String, CodingKey {
         case scenario, scenarioPath = "scenario_path", scenarioDigest = "scenario_digest", seed, commit, expect, anomalies,
              plannedFaults = "planned_faults", appliedFaults = "applied_faults", checks, ok, fail, info, crashes,
-             leaderChanged = "leader_changed", verdict, reproduce
+             leaderChanged = "leader_changed", isolation, failStops = "fail_stops", snapshotRestores = "snapshot_restores", verdict, reproduce
     }
 }
 
@@ -104,10 +111,21 @@ public enum ChaosRunner {
         extra += s.cluster.nodeArgs
         let net = try RunNetwork.make(for: s, plan: plan)
         o.say(net.summary)
+        let disk: DiskFaults?
+        do {
+            disk = try DiskFaults.make(for: s, plan: plan, nodeExecutable: o.nodeExecutable, outputDirectory: o.outputDirectory)
+        } catch {
+            net.remove()
+            throw error
+        }
+        if let disk {
+            o.say("disk faults: " + [disk.launcher.map { "errors through \($0)" }, disk.tmpfsBytes.map { "data dirs on \($0 >> 20) MiB tmpfs" }]
+                .compactMap { $0 }.joined(separator: "; "))
+        }
         let cluster: ProcessCluster
         do {
             cluster = try await ProcessCluster.start(nodes: s.cluster.nodes, kind: .swiftNode(executable: o.nodeExecutable, arguments: extra),
-                                                     placement: net.placement)
+                                                     placement: disk?.wrap(net.placement) ?? net.placement)
         } catch {
             net.remove()
             throw error
@@ -129,7 +147,7 @@ public enum ChaosRunner {
             }
         }
         do {
-            let record = try await drive(o, plan: plan, cluster: cluster, network: net.nemesis(), reproduce: reproduce)
+            let record = try await drive(o, plan: plan, cluster: cluster, network: net.nemesis(), disk: disk, isolation: net.isolation.rawValue, reproduce: reproduce)
             collect(keepData: record.verdict != "pass" || record.checks.contains { !$0.passed })
             await cluster.stop()
             net.remove()
@@ -143,7 +161,7 @@ public enum ChaosRunner {
     }
 
     private static func drive(_ o: RunOptions, plan: [PlannedFault], cluster: ProcessCluster, network: NetworkNemesis?,
-                              reproduce: String) async throws -> RunRecord {
+                              disk: DiskFaults?, isolation: String, reproduce: String) async throws -> RunRecord {
         let s = o.scenario
         var config = ClientConfig()
         config.requestTimeout = .milliseconds(s.workload.clientTimeoutMs)
@@ -164,7 +182,7 @@ public enum ChaosRunner {
         let keys = KeySpace(keys: s.workload.keys, maxWritesPerKey: s.workload.maxWritesPerKey)
         let stats = WorkloadStats()
         let workload = AppendWorkload(spec: s.workload, client: client, history: history, keys: keys, stats: stats)
-        let nemesis = Nemesis(cluster: cluster, history: history, network: network)
+        let nemesis = Nemesis(cluster: cluster, history: history, network: network, disk: disk)
         let end = start + .seconds(s.durationS)
         let root = SeededRandom(seed: o.seed)
         var crashes: [Int] = []
@@ -269,8 +287,10 @@ public enum ChaosRunner {
 
         // Crashes: a node that died on its own, or logged a fatal error.
         var fatal: [String] = []
+        var snapshotRestores = 0
         for i in 1...(await cluster.allAddresses.count) {
             let log = (try? String(contentsOfFile: "\(cluster.root)/node\(i).log", encoding: .utf8)) ?? ""
+            snapshotRestores += log.components(separatedBy: "installed a snapshot").count - 1
             if log.contains("Fatal error") || log.contains("Assertion") || log.contains("precondition") { fatal.append("n\(i)") }
         }
         checks.append(CheckOutcome(name: "crashes", passed: crashes.isEmpty && fatal.isEmpty,
@@ -291,17 +311,20 @@ public enum ChaosRunner {
         let applied = await nemesis.applied
         let commit: String
         if let c = ProcessInfo.processInfo.environment["DQLITE_CHAOS_COMMIT"] { commit = c } else { commit = await gitCommit() }
-        let record = RunRecord(scenario: s.name, scenarioPath: o.scenarioPath, scenarioDigest: o.scenarioDigest, seed: o.seed,
+        var record = RunRecord(scenario: s.name, scenarioPath: o.scenarioPath, scenarioDigest: o.scenarioDigest, seed: o.seed,
                                commit: commit,
                                expect: s.expect.rawValue, anomalies: verdict.anomalies, plannedFaults: plan, appliedFaults: applied,
                                checks: checks, ok: ok, fail: fail, info: info, crashes: crashes,
                                leaderChanged: leaderChanged || applied.contains { $0.wasLeader && ($0.type == .kill || $0.type == .stop) },
                                verdict: met ? "pass" : "fail", reproduce: reproduce)
+        record.isolation = isolation
+        record.failStops = await nemesis.failStops
+        record.snapshotRestores = snapshotRestores
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try encoder.encode(record).write(to: URL(fileURLWithPath: o.outputDirectory + "/run.json"))
         for c in checks { o.say("check \(c.name): \(c.passed ? "ok" : "FAILED")\(s.checks.contains { $0.rawValue == c.name } ? "" : " (not counted)") - \(c.detail)") }
-        o.say("sometimes: leader changed \(record.leaderChanged ? "yes" : "no"), info operations \(info), faults applied \(record.appliedFaults.count)")
+        o.say("sometimes: leader changed \(record.leaderChanged ? "yes" : "no"), info operations \(info), faults applied \(record.appliedFaults.count), snapshots installed or loaded \(snapshotRestores), stops on disk faults \(record.failStops ?? 0)")
         return record
     }
 

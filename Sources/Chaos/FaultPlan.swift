@@ -24,6 +24,7 @@ public enum FaultPlan {
             // Drawn only for partitions, so the plans of scenarios without them stay as they were.
             if kind.type == .partition, !kind.shapes.isEmpty { fault.shape = kind.shapes[Int(rng.next() % UInt64(kind.shapes.count))] }
             if kind.type == .delay || kind.type == .loss { fault.link = kind.link }
+            if kind.type == .disk { fault.error = kind.errors.isEmpty ? .eio : kind.errors[Int(rng.next() % UInt64(kind.errors.count))] }
             plan.append(fault)
             t += duration + max(0.1, rng.uniform(scenario.faults.intervalS))
         }

@@ -21,11 +21,23 @@ actor Nemesis {
     private var leaderChanges = 0
     /// Partitions, delay and loss (netns mode only).
     let network: NetworkNemesis?
+    /// Disk errors and full disks (scenarios with `disk` or `full` faults only).
+    let disk: DiskFaults?
+    private var diskErrors: [Int: DiskErrno] = [:]
+    private var fullDisks: Set<Int> = []
+    /// Keeps each full disk full: what the node frees (closing a segment truncates its preallocated tail)
+    /// is taken again every 50 ms.
+    private var topUps: [Int: Task<Void, Never>] = [:]
+    /// Nodes that ever had a disk fault: they may stop on their own (fail-stop, exit 74), which is no crash.
+    private var diskFaulted: Set<Int> = []
+    /// How many times a node stopped on a disk fault.
+    private(set) var failStops = 0
 
-    init(cluster: ProcessCluster, history: HistoryWriter, network: NetworkNemesis? = nil) {
+    init(cluster: ProcessCluster, history: HistoryWriter, network: NetworkNemesis? = nil, disk: DiskFaults? = nil) {
         self.cluster = cluster
         self.history = history
         self.network = network
+        self.disk = disk
     }
 
     /// Runs `plan` (times relative to `start`); returns when its last fault has been healed.
@@ -81,6 +93,36 @@ actor Nemesis {
             let damage = DiskDamage.apply(dir: await cluster.directory(node), pick: fault.pick)
             net = NetworkNemesis.Applied(detail: #"{"node":\#(node + 1),"file":\#(HistoryWriter.quote(damage.file)),"damage":"\#(damage.kind)","for_s":\#(fault.forS)}"#,
                                          status: "corrupt n\(node + 1): \(damage.kind) \(damage.file)")
+        case .disk:
+            let error = fault.error ?? .eio
+            do {
+                guard let disk, disk.launcher != nil else { throw ChaosError.harness("no disk-fault launcher") }
+                try disk.set(node, error)
+            } catch {
+                await history.nemesis("start", fault: "disk-failed", detail: #"{"node":\#(node + 1),"error":\#(HistoryWriter.quote("\(error)"))}"#)
+                return
+            }
+            diskErrors[node] = error
+            diskFaulted.insert(node)
+            net = NetworkNemesis.Applied(detail: #"{"node":\#(node + 1),"error":"\#(error.rawValue)","for_s":\#(fault.forS)}"#,
+                                         status: "disk \(error.rawValue) n\(node + 1)")
+        case .full:
+            guard let disk, disk.tmpfsBytes != nil else {
+                await history.nemesis("start", fault: "full-failed", detail: #"{"node":\#(node + 1),"error":"no tmpfs data dirs"}"#)
+                return
+            }
+            let dir = await cluster.directory(node)
+            let bytes = disk.fill(dir)
+            topUps[node] = Task.detached {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: .milliseconds(50))
+                    _ = disk.fill(dir)
+                }
+            }
+            fullDisks.insert(node)
+            diskFaulted.insert(node)
+            net = NetworkNemesis.Applied(detail: #"{"node":\#(node + 1),"balloon_bytes":\#(bytes),"for_s":\#(fault.forS)}"#,
+                                         status: "full n\(node + 1) (+\(bytes >> 20) MiB)")
         case .partition, .delay, .loss:
             do {
                 guard let network else { throw ChaosError.harness("\(fault.type.rawValue) needs isolation: netns") }
@@ -128,6 +170,22 @@ actor Nemesis {
         if let network, let ended = await network.heal() {
             await history.nemesis("stop", fault: ended.fault, detail: ended.detail)
         }
+        // Disks first, so nodes that stopped on them restart below (or at the next reap) on a working disk.
+        for (node, error) in diskErrors.sorted(by: { $0.key < $1.key }) {
+            try? disk?.set(node, nil)
+            let failed = disk?.injected(node) ?? 0
+            await history.nemesis("stop", fault: "disk", detail: #"{"node":\#(node + 1),"error":"\#(error.rawValue)","failed_calls":\#(failed)}"#)
+        }
+        for node in fullDisks.sorted() {
+            if let task = topUps.removeValue(forKey: node) {
+                task.cancel()
+                await task.value
+            }
+            disk?.drain(await cluster.directory(node))
+            await history.nemesis("stop", fault: "full", detail: #"{"node":\#(node + 1)}"#)
+        }
+        diskErrors.removeAll()
+        fullDisks.removeAll()
         for node in paused.sorted() {
             await cluster.signal(node, SIGCONT)
             await history.nemesis("stop", fault: "pause", detail: #"{"node":\#(node + 1)}"#)
@@ -158,6 +216,19 @@ actor Nemesis {
                 refused.insert(i)
                 await history.nemesis("start", fault: "refused-to-start", detail: #"{"node":\#(i + 1),"log":\#(HistoryWriter.quote(log))}"#)
                 await cluster.kill(i)
+                continue
+            }
+            // A node stops on its own at the first failed disk write (fail-stop): expected under a disk fault.
+            // It restarts when the fault ends (now, if it already has).
+            if diskFaulted.contains(i), log.contains("disk failure:") {
+                failStops += 1
+                await history.nemesis("start", fault: "fail-stop", detail: #"{"node":\#(i + 1),"log":\#(HistoryWriter.quote(log))}"#)
+                await cluster.kill(i)
+                if diskErrors[i] != nil || fullDisks.contains(i) {
+                    down.insert(i)
+                } else {
+                    try? await cluster.launch(i)
+                }
                 continue
             }
             crashed.append(i + 1)

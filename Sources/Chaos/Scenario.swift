@@ -44,6 +44,8 @@ public struct ClusterSpec: Encodable, Sendable, Equatable {
     /// netns: each node in its own network namespace on a bridge (partitions, delay, loss); loopback: all on
     /// 127.0.0.1 (no network faults). nil: netns when running as root and `ip netns` works, else loopback.
     public var isolation: Isolation?
+    /// Size of each node's tmpfs data dir when the scenario has full-disk faults (MiB).
+    public var tmpfsMiB = 160
 
     public init() {}
 
@@ -52,7 +54,7 @@ public struct ClusterSpec: Encodable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case nodes, electionTimeoutMs = "election_timeout_ms", heartbeatTimeoutMs = "heartbeat_timeout_ms",
              snapshotThreshold = "snapshot_threshold", snapshotTrailing = "snapshot_trailing",
-             staleReads = "stale_reads", nodeArgs = "node_args", isolation
+             staleReads = "stale_reads", nodeArgs = "node_args", isolation, tmpfsMiB = "tmpfs_mib"
     }
 }
 
@@ -120,9 +122,21 @@ public enum FaultType: String, Codable, Sendable, CaseIterable {
     /// truncated or has bytes flipped (`pick` chooses); after the duration it restarts. It must recover, or
     /// refuse to start with a clear error (the run goes on without it), and never serve wrong data.
     case corrupt
+    /// Disk errors: the target's writes and syncs under its data dir fail with `error` (EIO or ENOSPC)
+    /// through the seccomp launcher (dqlite-disk-faults) for the duration. The node stops at the first
+    /// failure (fail-stop, exit 74); it restarts when the fault ends.
+    case disk
+    /// A full disk: every data dir is a small tmpfs (needs root); a balloon file fills the target's for the
+    /// duration, then goes, and a node that stopped restarts.
+    case full
 
     /// Faults that need each node in its own network namespace.
     public var needsNetns: Bool { self == .partition || self == .delay || self == .loss }
+}
+
+/// The error a `disk` fault returns from the target's writes and syncs.
+public enum DiskErrno: String, Codable, Sendable, CaseIterable {
+    case eio, enospc
 }
 
 /// Which node a fault hits; resolved when it is applied (the leader at that moment).
@@ -140,6 +154,8 @@ public struct FaultKind: Encodable, Sendable, Equatable {
     public var shapes: [PartitionShape] = []
     /// Delay and loss: how the link proxies treat the target's links.
     public var link = LinkFault()
+    /// Disk: the errors drawn from.
+    public var errors: [DiskErrno] = []
 
     public init(type: FaultType, targets: [Target] = [.one], forS: [Double] = [1, 3], weight: Int = 1,
                 shapes: [PartitionShape] = [], link: LinkFault = LinkFault()) {
@@ -151,7 +167,7 @@ public struct FaultKind: Encodable, Sendable, Equatable {
         self.link = link
     }
 
-    enum CodingKeys: String, CodingKey { case type, targets, forS = "for_s", weight, shapes, link }
+    enum CodingKeys: String, CodingKey { case type, targets, forS = "for_s", weight, shapes, link, errors }
 }
 
 /// One fault of a timeline: planned from the seed (or written by hand), replayable as is.
@@ -167,6 +183,8 @@ public struct PlannedFault: Codable, Sendable, Equatable {
     public var shape: PartitionShape?
     /// Delay and loss only.
     public var link: LinkFault?
+    /// Disk only.
+    public var error: DiskErrno?
 
     public init(atS: Double, type: FaultType, target: Target, pick: Int = 0, forS: Double,
                 shape: PartitionShape? = nil, link: LinkFault? = nil) {
@@ -179,7 +197,7 @@ public struct PlannedFault: Codable, Sendable, Equatable {
         self.link = link
     }
 
-    enum CodingKeys: String, CodingKey { case atS = "at_s", type, target, pick, forS = "for_s", shape, link }
+    enum CodingKeys: String, CodingKey { case atS = "at_s", type, target, pick, forS = "for_s", shape, link, error }
 }
 
 public struct FinalSpec: Encodable, Sendable, Equatable {

@@ -171,7 +171,7 @@ struct Reader {
     func cluster(_ node: Node) throws(ScenarioError) -> ClusterSpec {
         var c = ClusterSpec()
         let m = try mapping(node, "cluster", allowed: ["nodes", "election_timeout_ms", "heartbeat_timeout_ms",
-                                                        "snapshot_threshold", "snapshot_trailing", "stale_reads", "node_args", "isolation"])
+                                                        "snapshot_threshold", "snapshot_trailing", "stale_reads", "node_args", "isolation", "tmpfs_mib"])
         if let v = m["nodes"] { c.nodes = try int(v, "cluster.nodes", in: 1...9) }
         if let v = m["election_timeout_ms"] { c.electionTimeoutMs = try int(v, "cluster.election_timeout_ms", in: 50...60_000) }
         if let v = m["heartbeat_timeout_ms"] { c.heartbeatTimeoutMs = try int(v, "cluster.heartbeat_timeout_ms", in: 10...60_000) }
@@ -183,6 +183,7 @@ struct Reader {
             for item in try list(v, "cluster.node_args") { args.append(try string(item, "cluster.node_args")) }
             c.nodeArgs = args
         }
+        if let v = m["tmpfs_mib"] { c.tmpfsMiB = try int(v, "cluster.tmpfs_mib", in: 16...4096) }
         if let v = m["isolation"] { c.isolation = try choice(v, "cluster.isolation", ClusterSpec.Isolation.self) }
         if c.heartbeatTimeoutMs >= c.electionTimeoutMs {
             throw fail(m["heartbeat_timeout_ms"] ?? node, "cluster.heartbeat_timeout_ms", "must be below the election timeout")
@@ -222,7 +223,7 @@ struct Reader {
         if let v = m["kinds"] {
             var kinds: [FaultKind] = []
             for item in try list(v, "faults.kinds") {
-                let k = try mapping(item, "faults.kinds", allowed: ["type", "targets", "for_s", "weight"] + Self.networkFields(plural: true))
+                let k = try mapping(item, "faults.kinds", allowed: ["type", "targets", "for_s", "weight", "errors"] + Self.networkFields(plural: true))
                 guard let t = k["type"] else { throw fail(item, "faults.kinds.type", "missing") }
                 var kind = FaultKind(type: try choice(t, "faults.kinds.type", FaultType.self))
                 if let v = k["targets"] {
@@ -234,6 +235,7 @@ struct Reader {
                 if let v = k["for_s"] { kind.forS = try range(v, "faults.kinds.for_s", in: 0...3600) }
                 if let v = k["weight"] { kind.weight = try int(v, "faults.kinds.weight", in: 0...1000) }
                 try networkKind(&kind, k, item)
+                try diskKind(&kind, k)
                 kinds.append(kind)
             }
             f.kinds = kinds
@@ -241,7 +243,7 @@ struct Reader {
         if let v = m["timeline"] {
             var timeline: [PlannedFault] = []
             for item in try list(v, "faults.timeline") {
-                let e = try mapping(item, "faults.timeline", allowed: ["at_s", "type", "target", "pick", "for_s"] + Self.networkFields(plural: false))
+                let e = try mapping(item, "faults.timeline", allowed: ["at_s", "type", "target", "pick", "for_s", "error"] + Self.networkFields(plural: false))
                 guard let at = e["at_s"], let t = e["type"] else { throw fail(item, "faults.timeline", "each fault needs at_s and type") }
                 timeline.append(PlannedFault(
                     atS: try double(at, "faults.timeline.at_s", in: 0...86_400),
@@ -250,6 +252,7 @@ struct Reader {
                     pick: try e["pick"].map { n throws(ScenarioError) in try int(n, "faults.timeline.pick", in: 0...1000) } ?? 0,
                     forS: try e["for_s"].map { n throws(ScenarioError) in try double(n, "faults.timeline.for_s", in: 0...3600) } ?? 2))
                 try networkTimeline(&timeline[timeline.count - 1], e, item)
+                try diskTimeline(&timeline[timeline.count - 1], e)
             }
             f.timeline = timeline.sorted { $0.atS < $1.atS }
         }

@@ -43,6 +43,9 @@ public actor ProcessCluster {
         public var address: @Sendable (Int) throws -> String
         /// Prepended to the node's command line (e.g. `ip netns exec NS`); empty runs the node directly.
         public var launcher: @Sendable (Int) -> [String]
+        /// Runs on node `index`'s new, empty data dir before its first start (e.g. mounts a small tmpfs on it
+        /// for full-disk faults; `stop` unmounts whatever is mounted under the cluster's root).
+        public var prepare: @Sendable (Int, String) throws -> Void = { _, _ in }
 
         public init(address: @escaping @Sendable (Int) throws -> String, launcher: @escaping @Sendable (Int) -> [String]) {
             self.address = address
@@ -74,6 +77,11 @@ public actor ProcessCluster {
         for i in 0..<count {
             let dir = root + "/node\(i + 1)"
             try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            do { try placement.prepare(i, dir) } catch {
+                Mounts.detachAll(under: root)
+                try? FileManager.default.removeItem(atPath: root)
+                throw error
+            }
             nodes.append(Node(index: i, address: try placement.address(i),
                               apiAddress: "127.0.0.1:\(try freeLoopbackPort())", dir: dir))
         }
@@ -172,6 +180,7 @@ public actor ProcessCluster {
         let index = allNodes.count
         let dir = root + "/node\(index + 1)"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        try placement.prepare(index, dir)
         added.append(Node(index: index, address: try placement.address(index), apiAddress: "127.0.0.1:\(try freeLoopbackPort())", dir: dir))
         try launch(index)
         return index
@@ -180,6 +189,7 @@ public actor ProcessCluster {
     /// Kills every node and removes the cluster's files.
     public func stop() {
         for index in Array(processes.keys) { kill(index) }
+        Mounts.detachAll(under: root)
         try? FileManager.default.removeItem(atPath: root)
     }
 
@@ -255,6 +265,7 @@ public actor ProcessCluster {
                 let cmdline = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
                 if String(decoding: cmdline, as: UTF8.self).contains(root) { Glibc.kill(pid, SIGKILL) }
             }
+            Mounts.detachAll(under: root)
             try? fm.removeItem(atPath: root)
         }
     }

@@ -28,6 +28,22 @@ final class ScenarioLoaderTests: XCTestCase {
         XCTAssertEqual(try ScenarioLoader.parse("name: x").cluster, ClusterSpec())
     }
 
+    func testDiskFaultFields() throws {
+        let s = try ScenarioLoader.parse("""
+        name: disks
+        cluster: {tmpfs_mib: 64}
+        faults:
+          kinds:
+            - {type: disk, errors: [enospc]}
+            - {type: disk}
+            - {type: full}
+        """)
+        XCTAssertEqual(s.cluster.tmpfsMiB, 64)
+        XCTAssertEqual(s.faults.kinds.map(\.errors), [[.enospc], [.eio, .enospc], []])
+        let t = try ScenarioLoader.parse("faults: {mode: explicit, timeline: [{at_s: 1, type: disk}, {at_s: 2, type: disk, error: enospc}]}")
+        XCTAssertEqual(t.faults.timeline.map(\.error), [.eio, .enospc])
+    }
+
     func testMalformedFilesNameTheLineAndTheField() {
         func error(_ yaml: String) -> ScenarioError? {
             do { _ = try ScenarioLoader.parse(yaml, file: "s.yaml"); return nil } catch { return error }
@@ -41,6 +57,8 @@ final class ScenarioLoaderTests: XCTestCase {
         XCTAssertEqual(error("faults:\n  kinds:\n    - {type: explode}\n")?.field, "faults.kinds.type")
         XCTAssertEqual(error("workload: {txn_length: [3, 1]}")?.field, "workload.txn_length")
         XCTAssertNotNil(error("duration_s: 5\nfaults: {mode: explicit, timeline: [{at_s: 9, type: kill}]}"), "fault after the end")
+        XCTAssertEqual(error("faults:\n  kinds:\n    - {type: kill, errors: [eio]}\n")?.field, "faults.kinds.errors", "errors belong to disk faults")
+        XCTAssertEqual(error("faults:\n  timeline:\n    - {at_s: 1, type: disk, error: ebadf}\n")?.field, "faults.timeline.error")
         XCTAssertNotNil(error("name: [unclosed"))
         XCTAssertNotNil(error(""))
     }

@@ -33,6 +33,15 @@ public struct NodeSettings: Sendable {
     /// least 2 s. C-Raft's default is 30 s: a follower killed while receiving a snapshot was then ignored
     /// for 30 s after restarting (the leader drops its rejections while a snapshot is outstanding).
     public var installSnapshotTimeoutMs: UInt32 = 0
+    /// What happens after a write of the Raft log, metadata or a snapshot failed (see `DiskFailureGuard`):
+    /// the failure is logged as critical, then this runs on the loop thread. By default the process exits
+    /// with `NodeSettings.diskFailureExitCode` at once, before Raft hears of the failure.
+    public var onDiskFailure: @Sendable (String) -> Void = { _ in
+        fflush(nil)
+        _exit(NodeSettings.diskFailureExitCode)
+    }
+    /// EX_IOERR of sysexits.h.
+    public static let diskFailureExitCode: Int32 = 74
     /// Where the node says what it does: info for lifecycle and leadership, warning for lost commits, error
     /// for state it could not apply, debug and trace for the details.
     public var logger = Logger(label: "dqlite-node")
@@ -79,6 +88,8 @@ final class RaftEngine {
     var busyTimeoutMs: UInt32 = 0
     /// Follows the size of the latest snapshot taken or installed.
     var installTimeout = SnapshotInstallTimeout(baseMs: 2000)
+    /// See `NodeSettings.onDiskFailure`.
+    var onDiskFailure: @Sendable (String) -> Void = { _ in }
 
     init(id: UInt64, address: String, loop: UVLoop, vfs: ReplicatingVFS) {
         self.id = id
@@ -119,7 +130,9 @@ final class RaftEngine {
     func start(dir: String, bootstrap voters: [(UInt64, String)], settings: NodeSettings) throws(NodeError) {
         segmentSizeMiB = settings.segmentSizeMiB
         logger = settings.logger
+        onDiskFailure = settings.onDiskFailure
         try initialise(dir: dir)
+        DiskFailureGuard.install(on: io)
         var rc: Int32
         raft_set_election_timeout(raft, settings.electionTimeoutMs)
         raft_set_heartbeat_timeout(raft, settings.heartbeatTimeoutMs)
@@ -228,6 +241,19 @@ final class RaftEngine {
         var log: Int32 = 0, done: Int32 = 0
         let rc = sqlite3_wal_checkpoint_v2(connection.db, nil, SQLITE_CHECKPOINT_TRUNCATE, &log, &done)
         logger.debug("checkpoint of \(name): \(done) of \(log) frames (rc \(rc))")
+    }
+
+    /// A write to disk failed: C-Raft cannot write again, so the node stops (see `DiskFailureGuard`).
+    func diskFailed(_ what: String) {
+        logger.critical("disk failure: \(what); stopping, since Raft cannot write again until the node restarts (and recovers from its data dir)")
+        onDiskFailure(what)
+    }
+
+    static func diskFailedWithoutEngine(_ what: String) {
+        let line = Array("dqlite-node: disk failure: \(what); stopping\n".utf8)
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+        fflush(nil)
+        _exit(NodeSettings.diskFailureExitCode)
     }
 
     /// The snapshot a leader sends is about the size of the last one taken or installed here.
