@@ -60,6 +60,7 @@ actor WorkloadStats {
     func acknowledge(_ ops: [MicroOp]) {
         for case let .append(k, e) in ops { acknowledged[k, default: []].insert(e) }
     }
+    func acknowledge(key: Int64, element: Int64) { acknowledged[key, default: []].insert(element) }
     var snapshot: (ok: Int, fail: Int, info: Int) { (ok, fail, info) }
 }
 
@@ -67,7 +68,7 @@ actor WorkloadStats {
 /// cluster, each a logical process of the history. An outcome is `ok`, `fail` (certainly did not happen: an
 /// error before COMMIT, or a COMMIT refused) or `info` (the COMMIT's outcome is unknown); after an `info` the
 /// client continues as a new process, as HISTORY.md requires.
-struct AppendWorkload {
+struct AppendWorkload: Sendable {
     static let database = "chaos"
     static let schema = "CREATE TABLE IF NOT EXISTS appends (id INTEGER PRIMARY KEY AUTOINCREMENT, k INTEGER NOT NULL, v INTEGER NOT NULL)"
 

@@ -169,19 +169,25 @@ public enum ChaosRunner {
         config.dialTimeout = .milliseconds(min(1000, s.workload.clientTimeoutMs))
         config.retry.deadline = .milliseconds(s.workload.clientTimeoutMs)
         let client = try DqliteClient(addresses: cluster.addresses, config: config)
-        try await retry(for: .seconds(30)) {
-            let c = try await client.open(AppendWorkload.database)
-            defer { Task { await c.close() } }
-            _ = try await c.exec(AppendWorkload.schema)
-            _ = try await c.exec("CREATE TABLE IF NOT EXISTS liveness (id INTEGER PRIMARY KEY, t INTEGER)")
-        }
 
         let start = ContinuousClock.now
         let historyPath = o.outputDirectory + "/history.jsonl"
-        let history = try HistoryWriter(path: historyPath, metadata: ["scenario": s.name, "seed": String(o.seed), "model": "list-append"], start: start)
-        let keys = KeySpace(keys: s.workload.keys, maxWritesPerKey: s.workload.maxWritesPerKey)
         let stats = WorkloadStats()
-        let workload = AppendWorkload(spec: s.workload, client: client, history: history, keys: keys, stats: stats)
+        let model = WorkloadSpec.Model(rawValue: s.workload.model) ?? .listAppend
+        let history = try HistoryWriter(path: historyPath, metadata: ["scenario": s.name, "seed": String(o.seed), "model": model.historyModel], start: start)
+        let workload: any ChaosWorkload = switch model {
+        case .listAppend:
+            AppendWorkload(spec: s.workload, client: client, history: history,
+                           keys: KeySpace(keys: s.workload.keys, maxWritesPerKey: s.workload.maxWritesPerKey), stats: stats)
+        case .set: SetWorkload(spec: s.workload, client: client, history: history, stats: stats)
+        case .register: RegisterWorkload(spec: s.workload, client: client, history: history, stats: stats)
+        }
+        try await retry(for: .seconds(30)) {
+            let c = try await client.open(AppendWorkload.database)
+            defer { Task { await c.close() } }
+            for statement in workload.schema { _ = try await c.exec(statement) }
+            _ = try await c.exec("CREATE TABLE IF NOT EXISTS liveness (id INTEGER PRIMARY KEY, t INTEGER)")
+        }
         let nemesis = Nemesis(cluster: cluster, history: history, network: network, disk: disk)
         let end = start + .seconds(s.durationS)
         let root = SeededRandom(seed: o.seed)
@@ -227,59 +233,34 @@ public enum ChaosRunner {
                                    detail: live ? "a write succeeded \(recovery) after healing" : "no write succeeded within \(s.final.recoverWithinS) s of healing"))
         try? await Task.sleep(for: .seconds(s.final.settleS))
 
-        // Final reads of every key through the leader, recorded in the history like any transaction.
-        let used = await keys.used.sorted()
-        let finalProcess = 1_000_000
-        let reads = used.map { MicroOp.read(key: $0, result: nil) }
-        var leaderLists: [Int64: [Int64]] = [:]
-        if !used.isEmpty {
-            await history.client(process: finalProcess, type: "invoke", f: "txn", value: AppendWorkload.json(reads))
-            do {
-                let c = try await client.open(AppendWorkload.database)
-                defer { Task { await c.close() } }
-                var done: [MicroOp] = []
-                for k in used {
-                    let rows = try await c.queryAll("SELECT v FROM appends WHERE k = ? ORDER BY id", [.integer(k)]).rows
-                    let list = rows.compactMap { if case .integer(let v) = $0.first { v } else { nil } }
-                    leaderLists[k] = list
-                    done.append(.read(key: k, result: list))
-                }
-                await history.client(process: finalProcess, type: "ok", f: "txn", value: AppendWorkload.json(done))
-            } catch {
-                await history.client(process: finalProcess, type: "fail", f: "txn", value: AppendWorkload.json(reads), error: "\(error)")
-            }
-        }
+        // Final reads through the leader, recorded in the history like any operation.
+        let leaderState = await workload.finalRead(process: 1_000_000) ?? [:]
         await history.close()
 
-        // Durability and convergence, from every node's own copy.
-        let acknowledged = await stats.acknowledged
+        // Durability and convergence, from every node's own copy (its DUMP), given time to catch up.
         var lost: [String] = [], diverged: [String] = []
         let refused = await nemesis.refused
         for (i, address) in await cluster.allAddresses.enumerated() where !refused.contains(i) {
-            var lists: [Int64: [Int64]] = [:]
+            var state: WorkloadState = [:]
             let deadline = ContinuousClock.now + .seconds(15)
+            let scratch = o.outputDirectory + "/.dump-n\(i + 1)"
             repeat {
-                lists = (try? await NodeContents.lists(at: address, database: AppendWorkload.database,
-                                                        scratch: o.outputDirectory + "/.dump-n\(i + 1)")) ?? [:]
-                if lists.filter({ $0.key >= 0 }) == leaderLists.filter({ !$0.value.isEmpty }) { break }
+                if let path = try? await NodeContents.dump(at: address, database: AppendWorkload.database, scratch: scratch) {
+                    state = (try? workload.state(ofDump: path)) ?? [:]
+                }
+                if state == leaderState { break }
                 try? await Task.sleep(for: .milliseconds(200))
             } while ContinuousClock.now < deadline
-            try? FileManager.default.removeItem(atPath: o.outputDirectory + "/.dump-n\(i + 1)")
-            for (k, elements) in acknowledged {
-                let have = Set(lists[k] ?? [])
-                let missing = elements.subtracting(have)
-                if !missing.isEmpty { lost.append("n\(i + 1) lacks acknowledged appends \(missing.sorted().prefix(5)) of key \(k)") }
-            }
-            if lists.filter({ $0.key >= 0 }) != leaderLists.filter({ !$0.value.isEmpty }) {
-                diverged.append("n\(i + 1) differs from the leader's final reads")
-            }
+            try? FileManager.default.removeItem(atPath: scratch)
+            lost += await workload.missing(from: state).map { "n\(i + 1) \($0)" }
+            if state != leaderState { diverged.append("n\(i + 1) differs from the leader's final reads") }
         }
-        let appendCount = acknowledged.values.reduce(0) { $0 + $1.count }
+        let durable = await workload.acknowledgedSummary()
         checks.append(CheckOutcome(name: "durability", passed: lost.isEmpty,
-                                   detail: lost.isEmpty ? "all \(appendCount) acknowledged appends are on every node" : lost.prefix(5).joined(separator: "; ")))
+                                   detail: lost.isEmpty ? durable : lost.prefix(5).joined(separator: "; ")))
         let skipped = refused.isEmpty ? "" : " (n\(refused.map { String($0 + 1) }.sorted().joined(separator: ", n")) refused to start after damage at rest, with a clear error)"
         checks.append(CheckOutcome(name: "convergence", passed: diverged.isEmpty,
-                                   detail: (diverged.isEmpty ? "every node holds the same lists" : diverged.joined(separator: "; ")) + skipped))
+                                   detail: (diverged.isEmpty ? "every node holds what the final reads saw" : diverged.joined(separator: "; ")) + skipped))
 
         // The history, by the checker.
         let verdict = await o.checkHistory(historyPath)

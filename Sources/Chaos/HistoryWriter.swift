@@ -24,8 +24,9 @@ public actor HistoryWriter {
     }
 
     /// A client event; `value` is already JSON.
-    public func client(process: Int, type: String, f: String, value: String, node: String? = nil, error: String? = nil) {
+    public func client(process: Int, type: String, f: String, value: String, key: Int64? = nil, node: String? = nil, error: String? = nil) {
         var line = #"{"process":\#(process),"type":"\#(type)","f":"\#(f)","value":\#(value),"time":\#(nanos())"#
+        if let key { line += #","key":\#(key)"# }
         if let node { line += #","node":\#(Self.quote(node))"# }
         if let error { line += #","error":\#(Self.quote(error))"# }
         append(line + "}\n")

@@ -5,8 +5,8 @@ import Foundation
 /// What one node holds: its copy of the workload's table, read from a DUMP of that node (its own files,
 /// whatever the leader says), opened with SQLite.
 enum NodeContents {
-    /// key → elements in insertion order, as node `address` has them.
-    static func lists(at address: String, database: String, scratch: String) async throws -> [Int64: [Int64]] {
+    /// Writes node `address`'s DUMP of `database` under `scratch`; the database file's path.
+    static func dump(at address: String, database: String, scratch: String) async throws -> String {
         var config = ClientConfig()
         config.requestTimeout = .seconds(10)
         let node = try await NodeClient.connect(to: address, config: config)
@@ -16,7 +16,12 @@ enum NodeContents {
         let path = scratch + "/" + database
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         for f in files { _ = FileManager.default.createFile(atPath: scratch + "/" + f.name, contents: Data(f.content)) }
-        return try read(path)
+        return path
+    }
+
+    /// key → elements in insertion order, as node `address` has them.
+    static func lists(at address: String, database: String, scratch: String) async throws -> [Int64: [Int64]] {
+        try read(try await dump(at: address, database: database, scratch: scratch))
     }
 
     static func read(_ path: String) throws -> [Int64: [Int64]] {

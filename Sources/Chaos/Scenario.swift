@@ -59,7 +59,15 @@ public struct ClusterSpec: Encodable, Sendable, Equatable {
 }
 
 public struct WorkloadSpec: Encodable, Sendable, Equatable {
+    /// list-append (transactions of inserts and reads), set (unique inserts, whole-set reads) or register
+    /// (read, write and compare-and-set of per-key registers).
     public var model = "list-append"
+
+    public enum Model: String, CaseIterable, Sendable {
+        case listAppend = "list-append", set, register
+        /// The model named in the history (HISTORY.md): registers get compare-and-set.
+        var historyModel: String { self == .register ? "cas-register" : rawValue }
+    }
     /// Keys in use at once; a key that reached `maxWritesPerKey` is replaced by a fresh one.
     public var keys = 8
     /// Micro-operations per transaction, inclusive range.

@@ -199,8 +199,7 @@ struct Reader {
         let m = try mapping(node, "workload", allowed: ["model", "keys", "txn_length", "max_writes_per_key", "concurrency",
                                                          "rate_hz", "client_timeout_ms"])
         if let v = m["model"] {
-            w.model = try string(v, "workload.model")
-            guard w.model == "list-append" else { throw fail(v, "workload.model", "'\(w.model)' is not supported yet (list-append)") }
+            w.model = try choice(v, "workload.model", WorkloadSpec.Model.self).rawValue
         }
         if let v = m["keys"] { w.keys = try int(v, "workload.keys", in: 1...10_000) }
         if let v = m["txn_length"] {

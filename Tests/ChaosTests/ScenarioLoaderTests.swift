@@ -56,6 +56,8 @@ final class ScenarioLoaderTests: XCTestCase {
         XCTAssertEqual(error("cluster:\n  nodes: 30\n")?.problem, "30 is out of range 1...9")
         XCTAssertEqual(error("faults:\n  kinds:\n    - {type: explode}\n")?.field, "faults.kinds.type")
         XCTAssertEqual(error("workload: {txn_length: [3, 1]}")?.field, "workload.txn_length")
+        XCTAssertEqual(error("workload: {model: bank}")?.problem, "'bank' is not one of list-append, set, register")
+        XCTAssertEqual(try? ScenarioLoader.parse("workload: {model: register}").workload.model, "register")
         XCTAssertNotNil(error("duration_s: 5\nfaults: {mode: explicit, timeline: [{at_s: 9, type: kill}]}"), "fault after the end")
         XCTAssertEqual(error("faults:\n  kinds:\n    - {type: kill, errors: [eio]}\n")?.field, "faults.kinds.errors", "errors belong to disk faults")
         XCTAssertEqual(error("faults:\n  timeline:\n    - {at_s: 1, type: disk, error: ebadf}\n")?.field, "faults.timeline.error")
