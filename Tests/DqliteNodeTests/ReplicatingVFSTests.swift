@@ -128,6 +128,27 @@ final class ReplicatingVFSTests: XCTestCase {
         XCTAssertEqual(try r.rows("PRAGMA integrity_check"), [["ok"]])
     }
 
+    /// A write that changes no byte of a state that is still replicating writes no frame at all (SQLite skips
+    /// identical cells), so there is nothing of its own to wait for: the write path must learn that it saw
+    /// replicating transactions, and which one was last, to answer only once that one commits.
+    func testAWriteThatChangesNothingOnAReplicatingStateWritesNoFrameButIsSeenToDependOnIt() throws {
+        let v = try vfs("noop")
+        let a = try TestConnection(v, "db"), b = try TestConnection(v, "db")
+        try commit(a, "CREATE TABLE r (k INTEGER PRIMARY KEY, v INTEGER NOT NULL)")
+        try commit(a, "INSERT INTO r VALUES (1, 4)")
+        let t1 = try XCTUnwrap(try speculativeWrite(a, "UPDATE r SET v = 1 WHERE k = 1"))
+        XCTAssertTrue(v.beginSpeculation(database: "db"), "the next write sees t1")
+        try b.run("INSERT INTO r (k, v) VALUES (1, 1) ON CONFLICT (k) DO UPDATE SET v = excluded.v")
+        v.endSpeculation(database: "db")
+        XCTAssertNil(v.pollTransaction(database: "db"), "the same value again: no frame")
+        XCTAssertEqual(v.lastReplicatingTransaction(database: "db"), t1.id, "what its answer rests on")
+        v.abort(database: "db", id: t1.id)
+        XCTAssertEqual(try b.int("SELECT v FROM r WHERE k = 1"), 4, "t1 failed: the value never was 1")
+        XCTAssertNil(v.lastReplicatingTransaction(database: "db"))
+        XCTAssertFalse(v.beginSpeculation(database: "db"), "nothing replicating any more")
+        v.endSpeculation(database: "db")
+    }
+
     func testAbortDropsTheTransactionAndFreesTheLock() throws {
         let v = try vfs("abort")
         let a = try TestConnection(v, "db"), b = try TestConnection(v, "db")

@@ -12,6 +12,8 @@ final class CommitBatcher {
     private var open: [String: [(polled: PolledTransaction, done: Completion)]] = [:]
     private var scheduled = false
     private var nextBatch: UInt64 = 1
+    /// Callers waiting for a replicating transaction's outcome without one of their own (see `after`).
+    private var waiters: [UInt64: [Completion]] = [:]
 
     init(engine: RaftEngine) { self.engine = engine }
 
@@ -29,6 +31,19 @@ final class CommitBatcher {
         }
     }
 
+    /// `done` gets the Raft status of the replicating transaction `id` once it is known (it is in flight:
+    /// submitted, and its completion has not run yet). For statements whose result rests on transactions
+    /// still replicating but that wrote nothing themselves (see `WritePath.execute`).
+    func after(transaction id: UInt64, done: @escaping Completion) {
+        waiters[id, default: []].append(done)
+    }
+
+    /// Runs `member`'s completion, then whoever waits for it.
+    private func settle(_ id: UInt64, _ done: Completion, _ status: Int32) {
+        done(status)
+        if let waiting = waiters.removeValue(forKey: id) { for w in waiting { w(status) } }
+    }
+
     private func send(_ database: String, _ members: [(polled: PolledTransaction, done: Completion)]) {
         let ids = members.map(\.polled.id)
         engine.inFlight -= members.count
@@ -37,7 +52,7 @@ final class CommitBatcher {
         engine.vfs.group(database: database, ids: ids, batch: batch)
         func failAll(_ status: Int32) {
             engine.vfs.abort(database: database, id: ids[0])
-            for m in members { m.done(status) }
+            for m in members { settle(m.polled.id, m.done, status) }
         }
         guard !engine.stopping else { return failAll(RAFT_SHUTDOWN) }
         let bytes: [UInt8]
@@ -51,7 +66,7 @@ final class CommitBatcher {
         var buffer = raft_buffer(base: base, len: bytes.count)
         let request = UnsafeMutablePointer<raft_apply>.allocate(capacity: 1)
         request.initialize(to: raft_apply())
-        let context = BatchContext(engine: engine, database: database, firstID: ids[0], completions: members.map(\.done))
+        let context = BatchContext(engine: engine, database: database, firstID: ids[0], ids: ids, completions: members.map(\.done))
         request.pointee.data = Unmanaged.passRetained(context).toOpaque()
         engine.inFlight += 1
         engine.logger.trace("sending \(members.count) transaction(s) on \(database) as one entry of \(bytes.count) bytes")
@@ -64,7 +79,7 @@ final class CommitBatcher {
                 context.engine.logger.warning("\(context.completions.count) transaction(s) on \(context.database) not committed: \(String(cString: raft_strerror(status)))")
                 context.engine.vfs.abort(database: context.database, id: context.firstID)
             }
-            for done in context.completions { done(status) }
+            for (id, done) in zip(context.ids, context.completions) { context.engine.commits.settle(id, done, status) }
         }
         if rc != 0 {
             // Raft did not take the entry: the buffer and the request are still ours.
@@ -103,12 +118,14 @@ private final class BatchContext {
     let engine: RaftEngine
     let database: String
     let firstID: UInt64
+    let ids: [UInt64]
     let completions: [CommitBatcher.Completion]
 
-    init(engine: RaftEngine, database: String, firstID: UInt64, completions: [CommitBatcher.Completion]) {
+    init(engine: RaftEngine, database: String, firstID: UInt64, ids: [UInt64], completions: [CommitBatcher.Completion]) {
         self.engine = engine
         self.database = database
         self.firstID = firstID
+        self.ids = ids
         self.completions = completions
     }
 }

@@ -85,8 +85,9 @@ final class WritePath {
         let holder = state == SQLITE_TXN_WRITE
         let speculate = holder || sqlite3_stmt_readonly(stmt) == 0 && state == SQLITE_TXN_NONE
         let vfs = engine.vfs, database = connection.database
+        var sawReplicating = false
         while true {
-            if speculate { vfs.beginSpeculation(database: database, holdsWriteLock: holder) }
+            if speculate { sawReplicating = vfs.beginSpeculation(database: database, holdsWriteLock: holder) || sawReplicating }
             let rc = sqlite3_step(stmt)
             if speculate { vfs.endSpeculation(database: database) }
             if rc == SQLITE_ROW {
@@ -116,7 +117,19 @@ final class WritePath {
         }
         result.lastInsertID = sqlite3_last_insert_rowid(connection.db)
         result.rowsAffected = Int64(sqlite3_changes(connection.db))
-        guard let captured = engine.vfs.pollTransaction(database: connection.database) else { return done(.success(result)) }
+        guard let captured = engine.vfs.pollTransaction(database: connection.database) else {
+            // Nothing to replicate, but the statement ran on transactions still replicating (a write that
+            // changed no byte, e.g. setting a value it already has; a COMMIT of a transaction that only read
+            // there): its result holds only if they commit. Answering at once let a client hear "done" for a
+            // write whose effect then vanished with a failed entry (found by the chaos bed, register-faults).
+            if sawReplicating, let last = vfs.lastReplicatingTransaction(database: database) {
+                engine.commits.after(transaction: last) { status in
+                    done(status == 0 ? .success(result) : .failure(.leadershipLost))
+                }
+                return
+            }
+            return done(.success(result))
+        }
         if finalize { sqlite3_finalize(stmt) } else { sqlite3_reset(stmt); sqlite3_clear_bindings(stmt) }
         replicate(captured, result, completion)
     }

@@ -140,11 +140,19 @@ extension ReplicatingVFS {
     ///
     /// Once the WAL has reached `checkpointFrames`, new transactions stop building on replicating ones, so
     /// that those drain and the checkpoint that follows their commit can run (it needs none in flight).
-    public func beginSpeculation(database: String, holdsWriteLock: Bool = false) {
+    /// Whether the step will see replicating transactions.
+    @discardableResult
+    public func beginSpeculation(database: String, holdsWriteLock: Bool = false) -> Bool {
         guard let db = databases[database],
-              holdsWriteLock || db.wal.frames.count + db.wal.inflight.count < checkpointFrames else { return }
+              holdsWriteLock || db.wal.frames.count + db.wal.inflight.count < checkpointFrames else { return false }
         db.speculating = true
         if db.heldForReplication { db.publishHeader() }
+        return !db.wal.inflightTransactions.isEmpty
+    }
+
+    /// The most recently polled transaction still replicating, if any.
+    public func lastReplicatingTransaction(database: String) -> UInt64? {
+        databases[database]?.wal.inflightTransactions.last?.id
     }
 
     public func endSpeculation(database: String) {
