@@ -52,6 +52,9 @@ struct RunNode: AsyncParsableCommand {
     @Option(help: "Entries kept in the log after a snapshot.")
     var snapshotTrailing: UInt32 = 8192
 
+    @Option(help: "MiB of entries the log keeps after a snapshot at most: fewer than --snapshot-trailing entries when entries are big (grouped commits).")
+    var snapshotTrailingMib: UInt32 = 64
+
     @Option(help: "Milliseconds a write waits for the write lock before failing with 'database is locked' (0: fail at once, as dqlite 1.11).")
     var busyTimeout: UInt32 = 5000
 
@@ -81,6 +84,7 @@ struct RunNode: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        guard (1...65536).contains(snapshotTrailingMib) else { throw ValidationError("--snapshot-trailing-mib must be 1...65536") }
         guard (1...1024).contains(segmentSize) else { throw ValidationError("--segment-size must be 1...1024 MiB") }
         guard snapshotTrailing >= snapshotThreshold, snapshotTrailing >= 4 else {
             throw ValidationError("--snapshot-trailing must be at least --snapshot-threshold and at least 4")
@@ -103,6 +107,7 @@ struct RunNode: AsyncParsableCommand {
         settings.heartbeatTimeoutMs = heartbeatTimeout
         settings.snapshotThreshold = snapshotThreshold
         settings.snapshotTrailing = snapshotTrailing
+        settings.snapshotTrailingBytes = Int(snapshotTrailingMib) << 20
         settings.busyTimeoutMs = busyTimeout
         settings.staleReads = staleReads
         settings.unsafeAckBeforeCommit = unsafeAckBeforeCommit

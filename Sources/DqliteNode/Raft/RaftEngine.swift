@@ -15,6 +15,9 @@ public struct NodeSettings: Sendable {
     public var heartbeatTimeoutMs: UInt32 = 100
     public var snapshotThreshold: UInt32 = 1024
     public var snapshotTrailing: UInt32 = 8192
+    /// About how many bytes of entries the log keeps after a snapshot: fewer than `snapshotTrailing` entries
+    /// when they are big (grouped commits), see `TrailingBudget`.
+    public var snapshotTrailingBytes = 64 << 20
     /// How long a write waits for the write lock (held by another connection's transaction, or by one that
     /// is replicating) before failing with SQLITE_BUSY. C dqlite 1.11 fails at once (0).
     public var busyTimeoutMs: UInt32 = 5000
@@ -88,6 +91,8 @@ final class RaftEngine {
     var busyTimeoutMs: UInt32 = 0
     /// Follows the size of the latest snapshot taken or installed.
     var installTimeout = SnapshotInstallTimeout(baseMs: 2000)
+    /// The snapshot trailing count, following the entries' size.
+    var trailing = TrailingBudget(configured: 8192)
     /// See `NodeSettings.onDiskFailure`.
     var onDiskFailure: @Sendable (String) -> Void = { _ in }
 
@@ -138,6 +143,7 @@ final class RaftEngine {
         raft_set_heartbeat_timeout(raft, settings.heartbeatTimeoutMs)
         raft_set_snapshot_threshold(raft, settings.snapshotThreshold)
         raft_set_snapshot_trailing(raft, settings.snapshotTrailing)
+        trailing = TrailingBudget(configured: settings.snapshotTrailing, budgetBytes: settings.snapshotTrailingBytes)
         raft_set_pre_vote(raft, true)
         installTimeout = SnapshotInstallTimeout(baseMs: settings.installSnapshotTimeoutMs > 0
             ? settings.installSnapshotTimeoutMs : max(2000, 4 * settings.electionTimeoutMs))
@@ -189,6 +195,10 @@ final class RaftEngine {
     // MARK: FSM
 
     func applyEntry(_ bytes: [UInt8]) -> Int32 {
+        if let count = trailing.note(entryBytes: bytes.count) {
+            logger.debug("snapshot trailing now \(count) entries (average entry \(Int(trailing.averageBytes)) bytes)")
+            raft_set_snapshot_trailing(raft, count)
+        }
         let command: Command
         do { command = try Command.decode(bytes) } catch {
             logger.error("cannot decode a committed entry of \(bytes.count) bytes: \(error)")
