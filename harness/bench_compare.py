@@ -180,7 +180,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=int, default=15)
     ap.add_argument("--workers", default="1,8")
-    ap.add_argument("--workload", default="kvwrite", choices=["kvwrite", "kvreadwrite"])
+    ap.add_argument("--workload", default="kvwrite", choices=["kvwrite", "kvreadwrite", "kvread"],
+                    help="kvread (reads only) is ours: go's dqlite-benchmark does not have it, so only our bench runs")
     ap.add_argument("--bench", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release", "dqlite-bench"))
     ap.add_argument("--json", help="also write all figures to this file")
     ap.add_argument("--repeat", type=int, default=1, help="rounds per cell; the medians are reported")
@@ -188,6 +189,7 @@ def main():
                     help="our dqlite-node binary; its cluster is benchmarked too when it exists")
     ap.add_argument("--node-args", default="", help="extra flags for every dqlite-node (e.g. '--stale-reads')")
     ap.add_argument("--only-node", action="store_true", help="benchmark our dqlite-node cluster only (quick checks)")
+    ap.add_argument("--stale-too", action="store_true", help="also benchmark our dqlite-node with --stale-reads (C dqlite's reads)")
     a = ap.parse_args()
     for exe in (GO_BENCH, GO_SHELL, a.bench):
         if not os.access(exe, os.X_OK):
@@ -196,11 +198,16 @@ def main():
     configs = [("go dqlite-benchmark, driver in leader", lambda w: run_go(root, w, a.duration, a.workload, 0, "leader")),
                ("go dqlite-benchmark, driver on follower", lambda w: run_go(root, w, a.duration, a.workload, 2, "follower")),
                ("swift dqlite-bench", lambda w: run_ours(root, a.bench, w, a.duration, a.workload))]
+    if a.workload == "kvread":
+        configs = configs[2:]
     if a.only_node:
         configs = []
     if os.access(a.node, os.X_OK):
         configs.append(("swift dqlite-bench on swift dqlite-node",
                         lambda w: run_ours(root, a.bench, w, a.duration, a.workload, a.node, a.node_args.split())))
+        if a.stale_too:
+            configs.append(("swift bench on swift node --stale-reads",
+                            lambda w: run_ours(root, a.bench, w, a.duration, a.workload, a.node, a.node_args.split() + ["--stale-reads"])))
     results = {}
     try:
         for w in [int(x) for x in a.workers.split(",")]:
@@ -220,7 +227,7 @@ def main():
     print(f"\n{a.workload}, {a.duration} s per run, median of {a.repeat}, 3-node clusters on loopback (real dqlite: go-dqlite 1.11.5 / libdqlite 1.11.1)")
     print(f"{'workers':>7} {'query':<5} {'client':<40} {'ops/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'locked':>7} {'notldr':>6} {'other':>5} {'CPU us/op':>9}")
     summary = []
-    kinds = ["exec", "query"] if a.workload == "kvreadwrite" else ["exec"]
+    kinds = {"kvreadwrite": ["exec", "query"], "kvread": ["query"]}.get(a.workload, ["exec"])
     for w in sorted({k[0] for k in results}):
         for kind in kinds:
             ops = {}
@@ -234,11 +241,13 @@ def main():
             swift = ops.get("swift dqlite-bench")
             if swift is None:  # --only-node: nothing to compare with in this run
                 continue
-            for name, _ in configs[:2]:
+            for name, _ in [c for c in configs if c[0].startswith("go ")]:
                 ratio = swift / ops[name] if ops[name] else float("inf")
                 print(f"{w:>7} {kind:<5} {'ratio swift / ' + name[20:]:<40} {ratio:>8.2f}")
             if "swift dqlite-bench on swift dqlite-node" in ops and swift:
                 print(f"{w:>7} {kind:<5} {'ratio swift node / real dqlite (same bench)':<40} {ops['swift dqlite-bench on swift dqlite-node'] / swift:>8.2f}")
+            if "swift bench on swift node --stale-reads" in ops and swift:
+                print(f"{w:>7} {kind:<5} {'ratio swift node stale / real (same bench)':<40} {ops['swift bench on swift node --stale-reads'] / swift:>8.2f}")
         for name, _ in configs:
             rss = [max(r["peak_rss_mb"]) for r in results[(w, name)] if r["peak_rss_mb"]]
             if rss:

@@ -4,6 +4,10 @@ public enum Workload: String, Sendable, CaseIterable {
     case kvwrite
     /// Half the operations read a key this worker wrote, half write a new one.
     case kvreadwrite
+    /// Reads only (ours; go-dqlite's benchmark has no such workload): each worker first writes
+    /// `BenchOptions.readKeys` keys, untimed, then reads them at random. In kvreadwrite a worker's reads
+    /// wait for its writes (a closed loop), so read throughput there is mostly write latency.
+    case kvread
 }
 
 public struct BenchOptions: Sendable {
@@ -26,4 +30,6 @@ public struct BenchOptions: Sendable {
     static let schema = "CREATE TABLE IF NOT EXISTS model (key TEXT, value TEXT, UNIQUE(key))"
     static let writeSQL = "INSERT OR REPLACE INTO model(key, value) VALUES(?, ?)"
     static let readSQL = "SELECT value FROM model WHERE key = ?"
+    /// Keys each kvread worker writes before the clock starts.
+    static let readKeys = 64
 }

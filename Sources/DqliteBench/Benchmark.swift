@@ -20,6 +20,19 @@ public enum Benchmark {
             for _ in 0..<options.workers { group.addTask { try await client.open(options.database) } }
             return try await group.reduce(into: []) { $0.append($1) }
         }
+        // kvread: every worker's keys are written before the clock starts (with a seed of their own).
+        var keysWritten: [[String]] = Array(repeating: [], count: connections.count)
+        if options.workload == .kvread {
+            for (i, connection) in connections.enumerated() {
+                var writer = Worker(options: options, connection: connection, seed: options.seed &+ 0x5EED &+ UInt64(i))
+                for _ in 0..<BenchOptions.readKeys {
+                    let key = writer.randomString(options.keySize)
+                    try await connection.exec(BenchOptions.writeSQL, [.text(key), .text(writer.randomValue(options.valueSize))])
+                    keysWritten[i].append(key)
+                }
+            }
+        }
+        let readKeys = keysWritten
         let cpuBefore = cpuTime()
         let start = ContinuousClock.now
         let deadline = start + options.duration
@@ -29,6 +42,7 @@ public enum Benchmark {
                 // thread that saw it arrive, with no hop through the global pool.
                 group.addTask(executorPreference: EventLoop.shared) {
                     var worker = Worker(options: options, connection: connection, seed: options.seed &+ UInt64(i))
+                    worker.keys = readKeys[i]
                     await worker.prepare()
                     await worker.run(until: deadline)
                     return (worker.exec, worker.query)
@@ -81,7 +95,7 @@ struct Worker {
 
     mutating func run(until deadline: ContinuousClock.Instant) async {
         while ContinuousClock.now < deadline {
-            let read = options.workload == .kvreadwrite && !keys.isEmpty && rng.next() & 1 == 0
+            let read = options.workload == .kvread || (options.workload == .kvreadwrite && !keys.isEmpty && rng.next() & 1 == 0)
             if read {
                 let key = keys[Int(rng.next() % UInt64(keys.count))]
                 let t0 = ContinuousClock.now

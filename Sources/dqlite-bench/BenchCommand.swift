@@ -8,7 +8,7 @@ import LocalCluster
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dqlite-bench",
-        abstract: "Benchmark a dqlite cluster with dqlite-benchmark's workloads (kvwrite, kvreadwrite).",
+        abstract: "Benchmark a dqlite cluster with dqlite-benchmark's workloads (kvwrite, kvreadwrite) and kvread (reads only).",
         discussion: """
             Drives any cluster that speaks dqlite wire protocol v1: real dqlite or ours. Prints ops/s and latency
             p50/p90/p99/max per query type, errors by class, and this client's CPU time per operation.
@@ -26,7 +26,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Database name.")
     var database: String?
 
-    @Option(name: [.short, .long], help: "kvwrite or kvreadwrite.")
+    @Option(name: [.short, .long], help: "kvwrite, kvreadwrite or kvread (reads only, of keys written before the clock starts).")
     var workload: String = "kvwrite"
 
     @Option(help: "Concurrent workers, each with its own connection.")
@@ -51,7 +51,7 @@ struct BenchCommand: AsyncParsableCommand {
     var results: String?
 
     func validate() throws {
-        guard Workload(rawValue: workload) != nil else { throw ValidationError("unknown workload '\(workload)': use kvwrite or kvreadwrite") }
+        guard Workload(rawValue: workload) != nil else { throw ValidationError("unknown workload '\(workload)': use kvwrite, kvreadwrite or kvread") }
         guard workers > 0 else { throw ValidationError("--workers must be at least 1") }
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
         guard keySize > 0, valueSize >= 0 else { throw ValidationError("--key-size must be positive, --value-size not negative") }

@@ -27,6 +27,21 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertGreaterThan(exec["ok"] as? Int ?? 0, 0)
     }
 
+    /// kvread: keys written before the clock starts, then reads only, every one of them found.
+    func testReadsOnlyFindEveryKeyTheyRead() async throws {
+        let cluster = try await ProcessCluster.start(nodes: 3)
+        addTeardownBlock { await cluster.stop() }
+        var options = BenchOptions(cluster: cluster.addresses)
+        options.workload = .kvread
+        options.workers = 2
+        options.duration = .seconds(1)
+        options.valueSize = 64
+        let report = try await Benchmark.run(options)
+        XCTAssertEqual(report.exec.latencies.count, 0, "no timed writes")
+        XCTAssertGreaterThan(report.query.latencies.count, 0)
+        XCTAssertTrue(report.query.errors.isEmpty, "\(report.query.errors)")
+    }
+
     func testBadFlagsAreRefused() async throws {
         let tool = CommandRunner.productsDirectory + "/dqlite-bench"
         for args in [["--workload", "nope", "--cluster", "a:1"], ["--workers", "0", "--cluster", "a:1"], []] {
