@@ -86,6 +86,12 @@ final class WritePath {
         let speculate = holder || sqlite3_stmt_readonly(stmt) == 0 && state == SQLITE_TXN_NONE
         let vfs = engine.vfs, database = connection.database
         var sawReplicating = false
+        /// Answers now, or, when the statement saw transactions still replicating, once the last of them has
+        /// committed (and with "leadership lost", outcome unknown, when it failed instead).
+        func answerOnceSettled(_ outcome: Result<StatementResult, NodeError>) {
+            guard sawReplicating, let last = vfs.lastReplicatingTransaction(database: database) else { return done(outcome) }
+            engine.commits.after(transaction: last) { status in done(status == 0 ? outcome : .failure(.leadershipLost)) }
+        }
         while true {
             if speculate { sawReplicating = vfs.beginSpeculation(database: database, holdsWriteLock: holder) || sawReplicating }
             let rc = sqlite3_step(stmt)
@@ -111,7 +117,8 @@ final class WritePath {
                 let error = connection.error(rc)
                 // A statement that failed may still have committed nothing; whatever was captured is dropped.
                 if let t = engine.vfs.pollTransaction(database: connection.database) { engine.vfs.abort(database: connection.database, id: t.id) }
-                return done(.failure(error))
+                // An error can come from replicating state too (a UNIQUE constraint on a row still in flight).
+                return answerOnceSettled(.failure(error))
             }
             break
         }
@@ -122,13 +129,7 @@ final class WritePath {
             // changed no byte, e.g. setting a value it already has; a COMMIT of a transaction that only read
             // there): its result holds only if they commit. Answering at once let a client hear "done" for a
             // write whose effect then vanished with a failed entry (found by the chaos bed, register-faults).
-            if sawReplicating, let last = vfs.lastReplicatingTransaction(database: database) {
-                engine.commits.after(transaction: last) { status in
-                    done(status == 0 ? .success(result) : .failure(.leadershipLost))
-                }
-                return
-            }
-            return done(.success(result))
+            return answerOnceSettled(.success(result))
         }
         if finalize { sqlite3_finalize(stmt) } else { sqlite3_reset(stmt); sqlite3_clear_bindings(stmt) }
         replicate(captured, result, completion)

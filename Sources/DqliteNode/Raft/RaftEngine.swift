@@ -141,7 +141,10 @@ final class RaftEngine {
         var rc: Int32
         raft_set_election_timeout(raft, settings.electionTimeoutMs)
         raft_set_heartbeat_timeout(raft, settings.heartbeatTimeoutMs)
-        raft_set_snapshot_threshold(raft, settings.snapshotThreshold)
+        // Staggered by node id (up to +3/8): nodes apply the same entries, so with one threshold they all
+        // took their snapshot at the same index, and each snapshot stalls its node's loop for tens of ms
+        // (C-Raft closes its open segment: io_destroy). Both followers stalling at once stalls commits.
+        raft_set_snapshot_threshold(raft, settings.snapshotThreshold + UInt32(id % 4) * (settings.snapshotThreshold / 8))
         raft_set_snapshot_trailing(raft, settings.snapshotTrailing)
         trailing = TrailingBudget(configured: settings.snapshotTrailing, budgetBytes: settings.snapshotTrailingBytes)
         raft_set_pre_vote(raft, true)
