@@ -47,7 +47,9 @@ public final class Node: @unchecked Sendable, GatewayHost {
             node.engine.busyQueue = queue
             node.engine.busyTimeoutMs = settings.busyTimeoutMs
             node.engine.unsafeAckBeforeCommit = settings.unsafeAckBeforeCommit
-            if !settings.staleReads { node.engine.readConfirmation = ReadConfirmation(engine: node.engine) }
+            if !settings.staleReads {
+                node.engine.readConfirmation = ReadConfirmation(engine: node.engine, probes: TermProbes(timeout: .milliseconds(Int(settings.electionTimeoutMs))))
+            }
             node.vfs.onWriteLockReleased = { [unowned queue] database in queue.released(database) }
             node.listener = Listener(loop: node.loop.loop, transport: node.engine.transport)
             node.listener.isPeer = { [unowned node] id, address in

@@ -129,27 +129,88 @@ extension RaftEngine {
     }
 }
 
-/// Confirms leadership for reads (linearizable reads): each read waits for a Raft barrier that started after
-/// the read arrived; the reads arriving within one loop turn share one, and barriers overlap rather than
-/// queue behind each other. A barrier commits only through a quorum of the current term, so a deposed
-/// leader cannot answer a read from a stale state.
+/// Confirms leadership for reads (linearizable reads). Each read waits for a confirmation that started after
+/// it arrived, shared by the reads waiting then: a round of term probes to the voters (`TermProbes`, up to
+/// `TermProbes.slots` rounds at once), or, when that cannot confirm (a voter unreachable, a configuration change under way,
+/// no barrier applied yet in this term), a Raft barrier, which commits only through a quorum of the current
+/// term. Either way a deposed leader cannot answer a read from a stale state.
 final class ReadConfirmation {
     private unowned let engine: RaftEngine
     private var waiting: [(NodeError?) -> Void] = []
     private var scheduled = false
+    /// Round slots not in use.
+    private var freeSlots = Array(0..<TermProbes.slots)
+    private let probes: TermProbes?
 
-    init(engine: RaftEngine) { self.engine = engine }
+    init(engine: RaftEngine, probes: TermProbes? = nil) {
+        self.engine = engine
+        self.probes = probes
+    }
 
     func confirm(_ then: @escaping (NodeError?) -> Void) {
         waiting.append(then)
-        guard !scheduled else { return }
+        guard !scheduled, !freeSlots.isEmpty else { return }
         scheduled = true
-        engine.loop.later { [self] in
-            scheduled = false
-            let batch = waiting
-            waiting.removeAll()
-            engine.barrier { error in for b in batch { b(error) } }
+        engine.loop.later { [self] in startRound() }
+    }
+
+    private func startRound() {
+        scheduled = false
+        let batch = waiting
+        waiting.removeAll()
+        guard !batch.isEmpty else { return }
+        guard let probes, let plan = engine.readIndexPlan(), let slot = freeSlots.popLast() else { return confirmByBarrier(batch) }
+        let box = UncheckedBox((self, batch))
+        let loop = engine.loop
+        Task {
+            let ok = await probes.confirm(term: plan.term, peers: plan.peers, needed: plan.needed, slot: slot)
+            loop.submit { box.value.0.finishRound(ok, term: plan.term, slot: slot, box.value.1) }
         }
+    }
+
+    private func finishRound(_ confirmed: Bool, term: UInt64, slot: Int, _ batch: [(NodeError?) -> Void]) {
+        freeSlots.append(slot)
+        if confirmed && engine.isLeader && engine.raft.pointee.current_term == term {
+            for b in batch { b(nil) }
+        } else {
+            confirmByBarrier(batch)
+        }
+        if !waiting.isEmpty && !scheduled {
+            scheduled = true
+            engine.loop.later { [self] in startRound() }
+        }
+    }
+
+    private func confirmByBarrier(_ batch: [(NodeError?) -> Void]) {
+        let term = engine.raft.pointee.current_term
+        engine.barrier { [engine] error in
+            // Applied in this term: every entry of earlier terms is applied too (see barrierIfNeeded).
+            if error == nil && engine.isLeader && engine.raft.pointee.current_term == term {
+                engine.confirmedTerm = max(engine.confirmedTerm, term)
+            }
+            for b in batch { b(error) }
+        }
+    }
+}
+
+/// What a round of term probes must hear: the other voters' addresses and how many of them make a majority
+/// with this leader.
+struct ReadIndexPlan: Sendable {
+    let term: UInt64
+    let peers: [String]
+    let needed: Int
+}
+
+extension RaftEngine {
+    /// Nil when probes cannot confirm leadership now: not leading, no barrier applied yet in this term (the
+    /// entries of earlier terms might not all be applied), or a configuration change under way.
+    func readIndexPlan() -> ReadIndexPlan? {
+        let term = raft.pointee.current_term
+        guard isLeader, confirmedTerm == term, raft.pointee.configuration_uncommitted_index == 0 else { return nil }
+        let voters = configuration.filter { $0.role == .voter }
+        guard voters.contains(where: { $0.id == id }) else { return nil }
+        let peers = voters.filter { $0.id != id }.map(\.address)
+        return ReadIndexPlan(term: term, peers: peers, needed: voters.count / 2 + 1 - 1)
     }
 }
 

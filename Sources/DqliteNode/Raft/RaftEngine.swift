@@ -63,7 +63,7 @@ final class RaftEngine {
     let raft = UnsafeMutablePointer<CRaft.raft>.allocate(capacity: 1)
     let io = UnsafeMutablePointer<raft_io>.allocate(capacity: 1)
     let fsm = UnsafeMutablePointer<raft_fsm>.allocate(capacity: 1)
-    private var initialised = false
+    private(set) var initialised = false
     /// Set when the node begins to stop: no new entries are proposed.
     var stopping = false
     /// The latest term in which this leader applied a barrier of its own (see `barrierIfNeeded`).

@@ -91,7 +91,11 @@ final class Gateway {
             reply([.server(id: l?.id ?? 0, address: l?.address ?? "")])
         case .client:
             reply([.welcome(heartbeatTimeout: 15000)])
-        case .heartbeat, .connect:
+        case .heartbeat:
+            // Node to node (the obsolete HEARTBEAT put to a private use): a leader confirming it still leads,
+            // before a read, asks each voter for its Raft term; WELCOME carries it (see TermProbes).
+            reply([.welcome(heartbeatTimeout: engine.initialised ? engine.raft.pointee.current_term : 0)])
+        case .connect:
             reply(failure(ErrorCode.dqliteParse, "unrecognized request type"))
         case .open(let name, _, _):
             guard database == nil else { return reply(failure(ErrorCode.sqliteBusy, "a database for this connection is already open")) }
