@@ -83,13 +83,9 @@ struct AppendWorkload: Sendable {
         var rng = start
         var process = index
         var connection: Connection?
-        let interval: Duration? = spec.rateHz > 0 ? .seconds(Double(spec.concurrency) / spec.rateHz) : nil
-        var next = ContinuousClock.now
+        var pacer = Pacer(spec)
         while ContinuousClock.now < deadline {
-            if let interval {
-                next += interval
-                if next > ContinuousClock.now { try? await Task.sleep(until: next, clock: .continuous) }
-            }
+            await pacer.wait()
             var ops: [MicroOp] = []
             let length = spec.txnLength[0] + Int(rng.next() % UInt64(spec.txnLength[1] - spec.txnLength[0] + 1))
             for _ in 0..<length {

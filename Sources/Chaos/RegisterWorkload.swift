@@ -30,13 +30,9 @@ struct RegisterWorkload: ChaosWorkload {
         var rng = start
         var process = index
         var connection: Connection?
-        let interval: Duration? = spec.rateHz > 0 ? .seconds(Double(spec.concurrency) / spec.rateHz) : nil
-        var next = ContinuousClock.now
+        var pacer = Pacer(spec)
         while ContinuousClock.now < deadline {
-            if let interval {
-                next += interval
-                if next > ContinuousClock.now { try? await Task.sleep(until: next, clock: .continuous) }
-            }
+            await pacer.wait()
             let key = Int64(rng.next() % UInt64(spec.keys))
             let op: Op = switch rng.next() % 3 {
             case 0: .read

@@ -23,13 +23,9 @@ struct SetWorkload: ChaosWorkload {
         var rng = start
         var process = index
         var connection: Connection?
-        let interval: Duration? = spec.rateHz > 0 ? .seconds(Double(spec.concurrency) / spec.rateHz) : nil
-        var next = ContinuousClock.now
+        var pacer = Pacer(spec)
         while ContinuousClock.now < deadline {
-            if let interval {
-                next += interval
-                if next > ContinuousClock.now { try? await Task.sleep(until: next, clock: .continuous) }
-            }
+            await pacer.wait()
             let read = rng.next() % Self.readEvery == 0
             let element = read ? 0 : await elements.take()
             await history.client(process: process, type: "invoke", f: read ? "read" : "add", value: read ? "null" : String(element))

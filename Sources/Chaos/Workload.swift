@@ -24,6 +24,23 @@ protocol ChaosWorkload: Sendable {
     func acknowledgedSummary() async -> String
 }
 
+/// Spaces one client's operations so that all of them together run at `rate_hz` (none when it is 0).
+struct Pacer {
+    private let interval: Duration?
+    private var next = ContinuousClock.now
+
+    init(_ spec: WorkloadSpec) {
+        interval = spec.rateHz > 0 ? .seconds(Double(spec.concurrency) / spec.rateHz) : nil
+    }
+
+    /// Waits for this client's next turn.
+    mutating func wait() async {
+        guard let interval else { return }
+        next += interval
+        if next > ContinuousClock.now { try? await Task.sleep(until: next, clock: .continuous) }
+    }
+}
+
 /// Reads the rows of `sql` (integer columns) from the SQLite file `path`.
 func readDump(_ path: String, _ sql: String, columns: Int32) throws -> [[Int64?]] {
     var db: OpaquePointer?
