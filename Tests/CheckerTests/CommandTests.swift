@@ -17,6 +17,7 @@ final class CommandTests: XCTestCase {
         XCTAssertEqual(try Support.run(["check", corpus("reg-stale-read"), "--model", "register"]).status, 1)
 
         let bad = try Support.temporaryFile("bad.jsonl", "{\"process\":0,\"type\":\"invoke\",\"f\":\"txn\",\"value\":[],\"time\":1}\n{\"process\":0,\"type\":\"ok\",\n")
+        defer { try? FileManager.default.removeItem(atPath: bad) }
         let malformed = try Support.run(["check", bad])
         XCTAssertEqual(malformed.status, 65)
         XCTAssertTrue(malformed.stderr.contains("line 2: invalid JSON"), malformed.stderr)
@@ -34,6 +35,7 @@ final class CommandTests: XCTestCase {
             lines.append(#"{"process":\#(p),"type":"ok","f":"read","value":\#(p % 3),"time":0}"#)
         }
         let path = try Support.temporaryFile("budget.jsonl", lines.joined(separator: "\n"))
+        defer { try? FileManager.default.removeItem(atPath: path) }
         let run = try Support.run(["check", path, "--time-limit", "0.000001"])
         XCTAssertEqual(run.status, 2, run.stdout)
         XCTAssertTrue(run.stdout.contains("unknown:"), run.stdout)
@@ -41,6 +43,7 @@ final class CommandTests: XCTestCase {
 
     func testJSONAndHTMLReports() throws {
         let html = NSTemporaryDirectory() + "checker-tests-\(getpid())-report.html"
+        defer { try? FileManager.default.removeItem(atPath: html) }
         let run = try Support.run(["check", corpus("la-lost-write-after-failover"), "--json", "--html", html])
         XCTAssertEqual(run.status, 1)
         let json = try XCTUnwrap(JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
