@@ -35,6 +35,11 @@ public final class Node: @unchecked Sendable, GatewayHost {
         self.address = address
         self.dir = dir
         loop = try UVLoop()
+        if !settings.staleReads && ReadLease.hasRaftState(dir: dir) {
+            // A restarted voter forgot whom it followed, so it could vote at once: it first waits out the
+            // longest read lease its earlier answers may have granted (see ReadLease).
+            try? await Task.sleep(for: .milliseconds(ReadLease.restartDelayMs(electionTimeoutMs: settings.electionTimeoutMs)))
+        }
         let node = self
         try await loop.run { () throws(NodeError) in
             do {

@@ -1,5 +1,6 @@
 import Logging
 import CRaft
+import CUV
 import DqliteWire
 
 /// A configuration change, in dqlite's terms.
@@ -71,6 +72,7 @@ extension RaftEngine {
 
     /// Transfers leadership to `id` (0: Raft picks a voter). Fails when this node still leads afterwards.
     func transfer(to id: UInt64, completion: @escaping (NodeError?) -> Void) {
+        readConfirmation?.revokeLease()  // the target will be elected without waiting for anyone's timer
         let req = UnsafeMutablePointer<raft_transfer>.allocate(capacity: 1)
         req.initialize(to: raft_transfer())
         req.pointee.data = Unmanaged.passRetained(Callback(self, completion)).toOpaque()
@@ -133,7 +135,8 @@ extension RaftEngine {
 /// it arrived, shared by the reads waiting then: a round of term probes to the voters (`TermProbes`, up to
 /// `TermProbes.slots` rounds at once), or, when that cannot confirm (a voter unreachable, a configuration change under way,
 /// no barrier applied yet in this term), a Raft barrier, which commits only through a quorum of the current
-/// term. Either way a deposed leader cannot answer a read from a stale state.
+/// term. Either way a deposed leader cannot answer a read from a stale state. While a round's answers
+/// hold a `ReadLease`, reads are served at once, and a round renews the lease before it runs out.
 final class ReadConfirmation {
     private unowned let engine: RaftEngine
     private var waiting: [(NodeError?) -> Void] = []
@@ -141,6 +144,8 @@ final class ReadConfirmation {
     /// Round slots not in use.
     private var freeSlots = Array(0..<TermProbes.slots)
     private let probes: TermProbes?
+    private var lease = ReadLease()
+    private var renewing = false
 
     init(engine: RaftEngine, probes: TermProbes? = nil) {
         self.engine = engine
@@ -148,31 +153,60 @@ final class ReadConfirmation {
     }
 
     func confirm(_ then: @escaping (NodeError?) -> Void) {
+        let now = uv_hrtime()
+        if leaseCovers(now) {
+            if lease.dueForRenewal(now: now) && !renewing && !freeSlots.isEmpty {
+                renewing = true
+                engine.loop.later { [self] in startRound() }
+            }
+            return then(nil)
+        }
         waiting.append(then)
         guard !scheduled, !freeSlots.isEmpty else { return }
         scheduled = true
         engine.loop.later { [self] in startRound() }
     }
 
+    private func leaseCovers(_ now: UInt64) -> Bool {
+        let r = engine.raft.pointee
+        return engine.isLeader && engine.confirmedTerm == r.current_term
+            && lease.covers(now: now, term: r.current_term, configurationIndex: r.configuration_index,
+                            changing: r.configuration_uncommitted_index != 0, transferring: r.transfer != nil)
+    }
+
+    /// Ends the lease: this node is handing leadership over.
+    func revokeLease() { lease.revoke() }
+
     private func startRound() {
         scheduled = false
         let batch = waiting
         waiting.removeAll()
-        guard !batch.isEmpty else { return }
-        guard let probes, let plan = engine.readIndexPlan(), let slot = freeSlots.popLast() else { return confirmByBarrier(batch) }
+        let renewal = renewing
+        renewing = false
+        guard !batch.isEmpty || renewal else { return }
+        guard let probes, let plan = engine.readIndexPlan(), let slot = freeSlots.popLast() else {
+            return batch.isEmpty ? () : confirmByBarrier(batch)
+        }
         let box = UncheckedBox((self, batch))
         let loop = engine.loop
+        let sent = uv_hrtime()
+        let configuration = engine.raft.pointee.configuration_index
         Task {
-            let ok = await probes.confirm(term: plan.term, peers: plan.peers, needed: plan.needed, slot: slot)
-            loop.submit { box.value.0.finishRound(ok, term: plan.term, slot: slot, box.value.1) }
+            let outcome = await probes.confirm(term: plan.term, peers: plan.peers, needed: plan.needed, slot: slot)
+            loop.submit {
+                box.value.0.finishRound(outcome, term: plan.term, sent: sent, configuration: configuration, slot: slot, box.value.1)
+            }
         }
     }
 
-    private func finishRound(_ confirmed: Bool, term: UInt64, slot: Int, _ batch: [(NodeError?) -> Void]) {
+    private func finishRound(_ outcome: TermProbes.Outcome, term: UInt64, sent: UInt64, configuration: UInt64, slot: Int,
+                             _ batch: [(NodeError?) -> Void]) {
         freeSlots.append(slot)
-        if confirmed && engine.isLeader && engine.raft.pointee.current_term == term {
+        if outcome.confirmed && engine.isLeader && engine.raft.pointee.current_term == term {
+            lease.grant(term: term, sent: sent, stickyMs: outcome.leaseMs, configurationIndex: configuration)
+            engine.logger.trace("read confirmed in term \(term); voters promised \(outcome.leaseMs) ms")
             for b in batch { b(nil) }
-        } else {
+        } else if !batch.isEmpty {
             confirmByBarrier(batch)
         }
         if !waiting.isEmpty && !scheduled {

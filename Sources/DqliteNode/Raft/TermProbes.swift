@@ -9,6 +9,7 @@ import Synchronization
 /// those voters and the leader make a majority, any leader of a later term is elected after the read
 /// arrived (its majority needs one of them), so serving the read from the leader's applied state, as long
 /// as it still leads term T, is linearizable. A barrier did the same through an fsynced log entry.
+/// The answer (METADATA) also says how long the voter will still refuse votes, for the leader's `ReadLease`.
 final class TermProbes: Sendable {
     /// One connection per peer and round slot: a connection carries one request at a time, and up to
     /// `slots` rounds run at once.
@@ -23,44 +24,62 @@ final class TermProbes: Sendable {
         config = c
     }
 
-    /// Whether at least `needed` of `peers` report a term of at most `term`; each is asked after the call.
+    /// What a round heard: whether at least `needed` voters reported a term of at most the leader's, and for
+    /// how long (ms) those answers keep enough of them from voting to make a majority (`ReadLease`).
+    struct Outcome: Sendable {
+        var confirmed: Bool
+        var leaseMs: UInt64
+    }
+
+    /// Asks each of `peers`, after the call, for its term and how long it will still refuse votes.
     /// `slot` (below `slots`) picks the connections: no two rounds at once may share one.
-    func confirm(term: UInt64, peers: [String], needed: Int, slot: Int) async -> Bool {
-        guard needed > 0 else { return true }
-        guard peers.count >= needed else { return false }
-        return await withTaskGroup(of: Bool.self) { group in
+    func confirm(term: UInt64, peers: [String], needed: Int, slot: Int) async -> Outcome {
+        guard needed > 0 else { return Outcome(confirmed: true, leaseMs: 0) }
+        guard peers.count >= needed else { return Outcome(confirmed: false, leaseMs: 0) }
+        return await withTaskGroup(of: Answer.self) { group in
             for p in peers { group.addTask { await self.ask(p, slot: slot, term: term) } }
-            var yes = 0, answered = 0
-            for await ok in group {
+            var promises: [UInt64] = [], answered = 0
+            for await answer in group {
                 answered += 1
-                if ok { yes += 1 }
+                if answer.ok { promises.append(answer.stickyMs) }
+                let yes = promises.count
                 if yes >= needed || yes + (peers.count - answered) < needed {
                     group.cancelAll()
-                    return yes >= needed
+                    return Outcome(confirmed: yes >= needed, leaseMs: ReadLease.duration(promises: promises, needed: needed))
                 }
             }
-            return false
+            return Outcome(confirmed: promises.count >= needed, leaseMs: ReadLease.duration(promises: promises, needed: needed))
         }
     }
 
-    private func ask(_ address: String, slot: Int, term: UInt64) async -> Bool {
+    private struct Answer: Sendable {
+        var ok: Bool
+        var stickyMs: UInt64
+        static let no = Answer(ok: false, stickyMs: 0)
+    }
+
+    private func ask(_ address: String, slot: Int, term: UInt64) async -> Answer {
         let key = "\(slot)|\(address)"
         var client = clients.withLock { $0[key] }
         if client == nil {
-            guard let fresh = try? await NodeClient.connect(to: address, config: config) else { return false }
+            guard let fresh = try? await NodeClient.connect(to: address, config: config) else { return .no }
             clients.withLock { $0[key] = fresh }
             client = fresh
         }
-        guard let client else { return false }
+        guard let client else { return .no }
         do {
-            guard case .welcome(let theirs) = try await client.connection.call(.heartbeat(timestamp: term), timeout: config.requestTimeout) else {
+            switch try await client.connection.call(.heartbeat(timestamp: term), timeout: config.requestTimeout) {
+            case .metadata(let theirs, let sticky):
+                return Answer(ok: theirs <= term, stickyMs: sticky)
+            case .welcome(let theirs):
+                return Answer(ok: theirs <= term, stickyMs: 0)  // a node that predates leases
+            default:
                 drop(key, client)
-                return false
+                return .no
             }
-            return theirs <= term
         } catch {
             drop(key, client)
-            return false
+            return .no
         }
     }
 

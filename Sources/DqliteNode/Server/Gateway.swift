@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CRaft
+import CUV
 import CSQLite
 import DqliteWire
 
@@ -93,8 +94,11 @@ final class Gateway {
             reply([.welcome(heartbeatTimeout: 15000)])
         case .heartbeat:
             // Node to node (the obsolete HEARTBEAT put to a private use): a leader confirming it still leads,
-            // before a read, asks each voter for its Raft term; WELCOME carries it (see TermProbes).
-            reply([.welcome(heartbeatTimeout: engine.initialised ? engine.raft.pointee.current_term : 0)])
+            // before a read, asks each voter for its Raft term and how long it will still refuse votes;
+            // METADATA carries both (see TermProbes and ReadLease).
+            guard engine.initialised else { return reply([.metadata(failureDomain: 0, weight: 0)]) }
+            let sticky = ReadLease.followerStickiness(engine.raft, nowMs: uv_hrtime() / 1_000_000)
+            reply([.metadata(failureDomain: engine.raft.pointee.current_term, weight: sticky)])
         case .connect:
             reply(failure(ErrorCode.dqliteParse, "unrecognized request type"))
         case .open(let name, _, _):
