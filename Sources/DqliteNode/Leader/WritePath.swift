@@ -31,13 +31,14 @@ final class WritePath {
         guard engine.isLeader else { return completion(.failure(.notLeader)) }
         let stmt: OpaquePointer?, next: Int
         do {
-            (stmt, next) = try connection.prepare(sql, from: offset)
+            (stmt, next) = try connection.checkOut(sql, from: offset)
         } catch {
             return completion(.failure(error))
         }
         guard let stmt else { return completion(.success(previous)) }  // only whitespace or comments left
         let more = next < sql.count - 1
-        executeAfterBarrier(stmt, parameters: offset == 0 ? parameters : [], finalize: true) { outcome in
+        executeAfterBarrier(stmt, parameters: offset == 0 ? parameters : [], finalize: false) { [connection] outcome in
+            connection.checkIn(stmt, sql, from: offset, next: next)
             switch outcome {
             case .success(let r) where more: self.runFrom(sql, offset: next, [], r, completion)
             default: completion(outcome)
@@ -77,7 +78,6 @@ final class WritePath {
         } catch {
             return done(.failure(error))
         }
-        result.columns = (0..<sqlite3_column_count(stmt)).map { String(cString: sqlite3_column_name(stmt, $0)) }
         // A write that starts a new transaction builds on the transactions still replicating (pipelining);
         // anything else sees committed data only.
         // The holder of the write lock keeps the view its transaction started from (see beginSpeculation).
@@ -122,6 +122,9 @@ final class WritePath {
             }
             break
         }
+        // Named after stepping: a statement prepared before a schema change is prepared again by its first
+        // step, and may have gained or lost columns (ALTER TABLE under a kept or client-prepared statement).
+        result.columns = (0..<sqlite3_column_count(stmt)).map { String(cString: sqlite3_column_name(stmt, $0)) }
         result.lastInsertID = sqlite3_last_insert_rowid(connection.db)
         result.rowsAffected = Int64(sqlite3_changes(connection.db))
         guard let captured = engine.vfs.pollTransaction(database: connection.database) else {

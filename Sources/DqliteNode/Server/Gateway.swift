@@ -56,12 +56,34 @@ final class Gateway {
         database = nil
     }
 
+    /// Requests that arrived while one was being served (a client sends the next one once it has the reply;
+    /// only a client that pipelines gets here, and reading stops then until the queue is empty).
+    private var inbox: [(MessageHeader, [UInt8])] = []
+    private var draining = false
+
     func handle(_ header: MessageHeader, _ body: [UInt8]) {
+        inbox.append((header, body))
+        if serving || inbox.count > 1 { connection.pause() }
+        drain()
+    }
+
+    /// Serves queued requests in order, one at a time (a request may wait for Raft; the next waits for it).
+    private func drain() {
+        guard !draining else { return }
+        draining = true
+        defer { draining = false }
+        while !serving && !closed && !inbox.isEmpty {
+            let (header, body) = inbox.removeFirst()
+            start(header, body)
+        }
+        if !serving && !closed && inbox.isEmpty { connection.resume() }
+    }
+
+    private func start(_ header: MessageHeader, _ body: [UInt8]) {
         guard let request = try? Request.decode(header: header, body: body) else {
             // C dqlite closes a connection whose request does not decode; so do we.
             return connection.close()
         }
-        connection.pause()
         serving = true
         // A SERVERS reply is laid out in the format the CLUSTER request asked for.
         var clusterFormat = ClusterFormat.v1
@@ -77,7 +99,13 @@ final class Gateway {
                 guard let b = try? r.encoded(context: context) else { return self.connection.close() }
                 bytes += b
             }
-            self.connection.write(bytes) { [weak self] in self?.connection.resume() }
+            if self.connection.write(bytes) {
+                self.drain()
+            } else {
+                // The reply is still queued (a slow reader, a large result): read no more until it is out.
+                self.connection.pause()
+                self.connection.onWritten = { [weak self] in self?.drain() }
+            }
         }
     }
 
@@ -148,13 +176,16 @@ final class Gateway {
             guard let w = lookup(db, reply) else { return }
             let bytes = Array(sql.utf8) + [0]
             do {
-                let (stmt, next) = try w.connection.prepare(bytes, from: 0)
+                let (stmt, next) = try w.connection.checkOut(bytes, from: 0)
                 guard let stmt else { return reply(failure(0, "empty statement")) }
                 if Self.hasTail(bytes, after: next) {
                     sqlite3_finalize(stmt)
                     return reply(failure(ErrorCode.sqliteError, "nonempty statement tail"))
                 }
-                w.executeAfterBarrier(stmt, parameters: params, finalize: true) { [weak self] outcome in self?.respond(outcome, rows: true, reply) }
+                w.executeAfterBarrier(stmt, parameters: params, finalize: false) { [weak self, connection = w.connection] outcome in
+                    connection.checkIn(stmt, bytes, from: 0, next: next)
+                    self?.respond(outcome, rows: true, reply)
+                }
             } catch {
                 reply(failure(error))
             }

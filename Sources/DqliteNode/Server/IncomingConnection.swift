@@ -20,6 +20,7 @@ final class IncomingConnection {
     private var phase = Phase.version
     private var version = ProtocolVersion.v1
     private var closing = false
+    private var reading = false
     /// Set when the connection is a client: every complete message goes here.
     var onMessage: ((MessageHeader, [UInt8]) -> Void)?
     var onClose: (() -> Void)?
@@ -41,13 +42,16 @@ final class IncomingConnection {
         resume()
     }
 
+    /// Starts reading (again); a no-op while reading.
     func resume() {
-        guard !closing else { return }
+        guard !closing, !reading else { return }
+        reading = true
         uv_read_start(stream, { h, _, buf in
             let c = Unmanaged<IncomingConnection>.fromOpaque(h!.pointee.data).takeUnretainedValue()
-            // At most the bytes still missing (nothing beyond the current message is consumed), and at most
+            // During the handshake, at most the bytes still missing: after a CONNECT the next byte belongs to
+            // Raft. A client's bytes are all ours, so read what is there (the next requests too), up to
             // 64 KiB at a time: memory grows with what arrives, not with what a header announces.
-            let want = min(c.need - c.have, 64 * 1024)
+            let want = c.onMessage == nil ? min(c.need - c.have, 64 * 1024) : max(min(c.need - c.have, 64 * 1024), 16 * 1024)
             c.reserve(c.have + want)
             buf!.pointee = uv_buf_init((c.buffer + c.have).assumingMemoryBound(to: CChar.self), UInt32(want))
         }, { s, nread, _ in
@@ -56,41 +60,59 @@ final class IncomingConnection {
         })
     }
 
-    func pause() { uv_read_stop(stream) }
+    /// Stops reading; what was read already is still delivered.
+    func pause() {
+        guard reading else { return }
+        reading = false
+        uv_read_stop(stream)
+    }
 
     private func received(_ n: Int) {
         if n < 0 { return close() }
         have += n
-        guard have == need else { return }
-        let bytes = [UInt8](UnsafeRawBufferPointer(start: buffer, count: need))
-        have = 0
-        switch phase {
-        case .version:
-            do { version = try ProtocolVersion.decode(bytes) } catch { return close() }
-            expect(8, .header)
-        case .header:
-            guard let header = try? MessageHeader.decode(bytes, maxBodyBytes: UInt64(maxBody)) else { return close() }
-            if header.words == 0 {
-                // C dqlite would wait forever on an empty body; refuse it instead.
-                return close()
+        // Every complete message in the buffer, in order (only a client's reads go past one message).
+        var consumed = 0
+        while !closing && have - consumed >= need {
+            let bytes = [UInt8](UnsafeRawBufferPointer(start: buffer + consumed, count: need))
+            consumed += need
+            switch phase {
+            case .version:
+                guard let v = try? ProtocolVersion.decode(bytes) else { return close() }
+                version = v
+                expect(8, .header)
+            case .header:
+                guard let header = try? MessageHeader.decode(bytes, maxBodyBytes: UInt64(maxBody)) else { return close() }
+                if header.words == 0 {
+                    // C dqlite would wait forever on an empty body; refuse it instead.
+                    return close()
+                }
+                expect(header.bodyBytes, .body(header))
+            case .body(let header):
+                expect(8, .header)
+                if let onMessage { onMessage(header, bytes) } else { classify(header, bytes) }
             }
-            expect(header.bodyBytes, .body(header))
-        case .body(let header):
-            expect(8, .header)
-            if let onMessage { return onMessage(header, bytes) }
-            classify(header, bytes)
         }
+        guard !closing else { return }
+        if consumed > 0 {
+            have -= consumed
+            if have > 0 { buffer.copyMemory(from: buffer + consumed, byteCount: have) }
+        }
+        shrinkIfIdle()
     }
 
     private func expect(_ n: Int, _ next: Phase) {
         need = n
         phase = next
-        if capacity > 1 << 20 && n <= 64 * 1024 {
-            // Give back the memory of a large message once it has been handled.
-            buffer.deallocate()
-            buffer = .allocate(byteCount: 64 * 1024, alignment: 8)
-            capacity = 64 * 1024
-        }
+    }
+
+    /// Gives back the memory of a large message once it has been handled.
+    private func shrinkIfIdle() {
+        guard capacity > 1 << 20, have <= 64 * 1024, need <= 64 * 1024 else { return }
+        let fresh = UnsafeMutableRawPointer.allocate(byteCount: 64 * 1024, alignment: 8)
+        fresh.copyMemory(from: buffer, byteCount: have)
+        buffer.deallocate()
+        buffer = fresh
+        capacity = 64 * 1024
     }
 
     /// Grows the buffer to hold `bytes`, keeping what it holds.
@@ -112,7 +134,7 @@ final class IncomingConnection {
                   case let .connect(id, address)? = try? Request.decode(header: header, body: body), id != 0, !address.isEmpty else {
                 return close()
             }
-            uv_read_stop(stream)
+            pause()
             listener.handOver(self, id: id, address: address)
             return
         }
@@ -120,24 +142,48 @@ final class IncomingConnection {
         onClient(self, version, header, body)
     }
 
-    /// Writes `bytes`; `done` runs once they are written (or the write failed).
-    func write(_ bytes: [UInt8], done: @escaping () -> Void = {}) {
-        guard !closing else { return done() }
-        let w = PendingWrite(bytes: bytes, done: done)
+    /// Bytes queued for writing beyond which the reader should wait (`write` returns false).
+    static let writeQueueLimit = 1 << 20
+    /// Runs once, when queued writes have fallen below `writeQueueLimit` after `write` returned false.
+    var onWritten: (() -> Void)?
+
+    /// Queues `bytes` for writing. False when the queue is long (a slow reader): stop reading until
+    /// `onWritten` runs.
+    @discardableResult
+    func write(_ bytes: [UInt8]) -> Bool {
+        guard !closing, !bytes.isEmpty else { return true }
+        // Most replies fit the socket buffer: written at once, with no request, callback or poller change.
+        var written = 0
+        if uv_stream_get_write_queue_size(stream) == 0 {
+            let n = bytes.withUnsafeBytes { raw -> Int32 in
+                var buf = uv_buf_init(UnsafeMutableRawPointer(mutating: raw.baseAddress!).assumingMemoryBound(to: CChar.self), UInt32(raw.count))
+                return uv_try_write(stream, &buf, 1)
+            }
+            if n == Int32(bytes.count) { return true }
+            if n > 0 { written = Int(n) } else if n != UV_EAGAIN.rawValue { close(); return true }
+        }
+        let w = PendingWrite(bytes: written == 0 ? bytes : Array(bytes[written...]))
         let req = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
         req.pointee.data = Unmanaged.passRetained(w).toOpaque()
-        var buf = uv_buf_init(w.storage.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(bytes.count))
+        var buf = uv_buf_init(w.storage.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(w.storage.count))
         let rc = uv_write(req, stream, &buf, 1) { req, _ in
-            let w = Unmanaged<PendingWrite>.fromOpaque(req!.pointee.data).takeRetainedValue()
+            Unmanaged<PendingWrite>.fromOpaque(req!.pointee.data).release()
+            let stream = req!.pointee.handle!
             req!.deallocate()
-            w.done()
+            guard let data = stream.pointee.data else { return }
+            let c = Unmanaged<IncomingConnection>.fromOpaque(data).takeUnretainedValue()
+            if let then = c.onWritten, uv_stream_get_write_queue_size(stream) < IncomingConnection.writeQueueLimit {
+                c.onWritten = nil
+                then()
+            }
         }
         if rc != 0 {
             Unmanaged<PendingWrite>.fromOpaque(req.pointee.data).release()
             req.deallocate()
-            done()
             close()
+            return true
         }
+        return uv_stream_get_write_queue_size(stream) < Self.writeQueueLimit
     }
 
     func close() {
@@ -156,12 +202,10 @@ final class IncomingConnection {
 
 private final class PendingWrite {
     let storage: UnsafeMutableRawBufferPointer
-    let done: () -> Void
 
-    init(bytes: [UInt8], done: @escaping () -> Void) {
+    init(bytes: [UInt8]) {
         storage = .allocate(byteCount: max(1, bytes.count), alignment: 8)
         storage.copyBytes(from: bytes)
-        self.done = done
     }
 
     deinit { storage.deallocate() }
