@@ -30,7 +30,7 @@ final class CommandAndSnapshotTests: XCTestCase {
         XCTAssertThrowsError(try Command.frames(database: "d", pages: CapturedPages(pageSize: 65536, pageNumbers: [1], pages: [UInt8](repeating: 0, count: 65536))).encoded())
     }
 
-    func testSnapshotRestoresIntoAFreshVFSAndUnderOpenConnections() throws {
+    func testSnapshotRestoresIntoAFreshVFSAndUnderOpenConnections() async throws {
         let source = try ReplicatingVFS(name: "snap-src-\(UInt32.random(in: 0...UInt32.max))")
         let a = try TestConnection(source, "db")
         for sql in ["CREATE TABLE t (n INTEGER, s TEXT)"] + (0..<100).map({ "INSERT INTO t VALUES (\($0), hex(randomblob(20)))" }) {
@@ -65,6 +65,21 @@ final class CommandAndSnapshotTests: XCTestCase {
         XCTAssertEqual(try c.int("SELECT count(*) FROM t"), 1)
         try behind.restore(files)
         XCTAssertEqual(try c.rows("SELECT n, s FROM t ORDER BY n"), expected)
+
+        // A view taken now keeps encoding these bytes, on another thread, while the VFS moves on (more
+        // commits, a checkpoint that rewrites the main file's pages).
+        let view = source.snapshotView()
+        for n in 110..<140 { try source.apply(database: "db", try XCTUnwrap(try a.write("INSERT INTO t VALUES (\(n), 'later')"))) }
+        XCTAssertEqual(try a.rows("PRAGMA wal_checkpoint(TRUNCATE)"), [["0", "0", "0"]])
+        let encodedElsewhere = await Task.detached { () -> [UInt8] in
+            let out = UnsafeMutableRawPointer.allocate(byteCount: view.encodedSize, alignment: 8)
+            defer { out.deallocate() }
+            view.write(into: out, size: view.encodedSize)
+            return Array(UnsafeRawBufferPointer(start: out, count: view.encodedSize))
+        }.value
+        XCTAssertEqual(encodedElsewhere, bytes)
+        XCTAssertNotEqual(SnapshotFormat.encode(try source.snapshot()), bytes, "the VFS itself did move on")
+        try source.restore(files)
 
         // A snapshot taken while a transaction replicates holds the committed state only (the transaction
         // comes after the snapshot's index in the log); garbage never replaces a database.

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CRaft
+import Synchronization
 import Logging
 import CSQLite
 import CUV
@@ -74,6 +75,8 @@ final class RaftEngine {
     }
     /// One connection per database for checkpoints.
     var checkpointers: [String: SQLiteConnection] = [:]
+    /// The state of a snapshot being taken, from the loop thread to the thread that encodes it (RaftFSM).
+    let snapshotHandoff = Mutex<SnapshotView?>(nil)
     /// Applies waiting for their callbacks; raft_close must wait for them (reference P1).
     var inFlight = 0
     /// Leadership confirmations for reads; nil with stale reads.
@@ -121,7 +124,11 @@ final class RaftEngine {
         let rc = raft_uv_init(io, loop.loop, dir, transport.transport)
         guard rc == 0 else { throw .raft(rc, "raft_uv_init in \(dir): \(errorMessage(io: true))") }
         raft_uv_set_segment_size(io, Int(segmentSizeMiB) << 20)
-        fsm.pointee = RaftFSM.make(owner: Unmanaged.passUnretained(self).toOpaque())
+        // C-Raft 0.15's libuv backend implements async_work (raft_io version 2) but still says version 1,
+        // and raft_init accepts an FSM that encodes snapshots off the loop only from a version 2 backend.
+        let asyncSnapshots = io.pointee.async_work != nil
+        if asyncSnapshots { io.pointee.version = max(io.pointee.version, 2) }
+        fsm.pointee = RaftFSM.make(owner: Unmanaged.passUnretained(self).toOpaque(), async: asyncSnapshots)
         let initRC = raft_init(raft, io, fsm, id, address)
         guard initRC == 0 else {
             raft_uv_close(io)

@@ -33,7 +33,7 @@ final class DatabaseImage {
 }
 
 /// One WAL frame: the 24-byte header and the page.
-struct WALFrame {
+struct WALFrame: Sendable {
     var header: [UInt8]
     var page: [UInt8]
 

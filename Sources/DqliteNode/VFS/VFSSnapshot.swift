@@ -24,58 +24,23 @@ extension ReplicatingVFS {
         return out
     }
 
-    /// The snapshot's encoded size (SnapshotFormat), for `writeSnapshot`.
-    public func encodedSnapshotSize() -> Int {
-        var size = 16
-        for name in databaseNames {
+    /// The state `snapshot()` would copy, without copying it: every database's pages and committed WAL
+    /// frames as they are now (Swift arrays: the VFS goes on changing its own copies, copying a page only
+    /// when it writes to it), for encoding on another thread (see `RaftFSM`).
+    public func snapshotView() -> SnapshotView {
+        SnapshotView(databases: databaseNames.map { name in
             let db = databases[name]!
-            let fixed = name.utf8.count + 1
-            size += (fixed + 7) / 8 * 8 + 16
-            let body = db.pages.count * db.pageSize + (db.wal.header.isEmpty ? 0 : db.wal.fileSize)
-            size += (body + 7) / 8 * 8
-        }
-        return size
+            return SnapshotView.Database(name: name, pageSize: db.pageSize, pages: db.pages, walHeader: db.wal.header,
+                                         frames: db.wal.frames, walSize: db.wal.header.isEmpty ? 0 : db.wal.fileSize)
+        })
     }
 
+    /// The snapshot's encoded size (SnapshotFormat), for `writeSnapshot`.
+    public func encodedSnapshotSize() -> Int { snapshotView().encodedSize }
+
     /// Writes the snapshot, encoded as `SnapshotFormat.encode(snapshot())` would, straight into `out`
-    /// (`encodedSnapshotSize()` bytes): one pass over the pages, so the loop stalls as little as possible.
-    public func writeSnapshot(into out: UnsafeMutableRawPointer, size: Int) {
-        var at = 0
-        func put(_ bytes: UnsafeRawBufferPointer) {
-            precondition(at + bytes.count <= size, "snapshot larger than its computed size")
-            if bytes.count > 0 { (out + at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-            at += bytes.count
-        }
-        func put(_ bytes: [UInt8]) { bytes.withUnsafeBytes { put($0) } }
-        func pad(from start: Int) {
-            let n = (8 - (at - start) % 8) % 8
-            (out + at).initializeMemory(as: UInt8.self, repeating: 0, count: n)
-            at += n
-        }
-        var header = WireWriter(capacity: 64)
-        header.uint64(SnapshotFormat.format)
-        header.uint64(UInt64(databases.count))
-        put(header.bytes)
-        for name in databaseNames {
-            let db = databases[name]!
-            var w = WireWriter(capacity: 64)
-            w.text(name)
-            w.uint64(UInt64(db.pages.count * db.pageSize))
-            w.uint64(UInt64(db.wal.header.isEmpty ? 0 : db.wal.fileSize))
-            put(w.bytes)
-            let start = at
-            for p in db.pages { put(p) }
-            if !db.wal.header.isEmpty {
-                put(db.wal.header)
-                for f in db.wal.frames {
-                    put(f.header)
-                    put(f.page)
-                }
-            }
-            pad(from: start)
-        }
-        precondition(at == size, "snapshot of \(at) bytes, \(size) computed")
-    }
+    /// (`encodedSnapshotSize()` bytes).
+    public func writeSnapshot(into out: UnsafeMutableRawPointer, size: Int) { snapshotView().write(into: out, size: size) }
 
     /// Replaces the named databases with `files`. Connections already open see the new contents: their view
     /// of the WAL is invalidated so the next read rebuilds it.
@@ -123,5 +88,69 @@ extension ReplicatingVFS {
             db.wal.inflightTransactions = []
             if let region = db.shm.regions.first { WALIndex.invalidate(region) }
         }
+    }
+}
+
+/// Every database's files at one moment, held as the VFS's own (copy-on-write) arrays: taking one costs
+/// nothing on the loop thread, and it can be encoded on any thread while the VFS moves on.
+public struct SnapshotView: Sendable {
+    struct Database: Sendable {
+        let name: String
+        let pageSize: Int
+        let pages: [[UInt8]]
+        let walHeader: [UInt8]
+        let frames: [WALFrame]
+        let walSize: Int
+    }
+    let databases: [Database]
+
+    /// Size of the encoding (SnapshotFormat).
+    public var encodedSize: Int {
+        var size = 16
+        for db in databases {
+            let fixed = db.name.utf8.count + 1
+            size += (fixed + 7) / 8 * 8 + 16
+            let body = db.pages.count * db.pageSize + db.walSize
+            size += (body + 7) / 8 * 8
+        }
+        return size
+    }
+
+    /// Writes the encoding (SnapshotFormat, `encodedSize` bytes) into `out` in one pass.
+    public func write(into out: UnsafeMutableRawPointer, size: Int) {
+        var at = 0
+        func put(_ bytes: UnsafeRawBufferPointer) {
+            precondition(at + bytes.count <= size, "snapshot larger than its computed size")
+            if bytes.count > 0 { (out + at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+            at += bytes.count
+        }
+        func put(_ bytes: [UInt8]) { bytes.withUnsafeBytes { put($0) } }
+        func pad(from start: Int) {
+            let n = (8 - (at - start) % 8) % 8
+            (out + at).initializeMemory(as: UInt8.self, repeating: 0, count: n)
+            at += n
+        }
+        var header = WireWriter(capacity: 64)
+        header.uint64(SnapshotFormat.format)
+        header.uint64(UInt64(databases.count))
+        put(header.bytes)
+        for db in databases {
+            var w = WireWriter(capacity: 64)
+            w.text(db.name)
+            w.uint64(UInt64(db.pages.count * db.pageSize))
+            w.uint64(UInt64(db.walSize))
+            put(w.bytes)
+            let start = at
+            for p in db.pages { put(p) }
+            if !db.walHeader.isEmpty {
+                put(db.walHeader)
+                for f in db.frames {
+                    put(f.header)
+                    put(f.page)
+                }
+            }
+            pad(from: start)
+        }
+        precondition(at == size, "snapshot of \(at) bytes, \(size) computed")
     }
 }
