@@ -31,6 +31,9 @@ let package = Package(
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
 
+        // io_destroy of C-Raft's AIO contexts finished on a helper thread (see its source): linked into the
+        // node, it keeps segment closes from stalling the loop thread for an RCU grace period.
+        .target(name: "CAIODestroy", path: "Sources/CAIODestroy"),
         // Protocol v1 codecs: pure values, no I/O.
         .target(name: "DqliteWire"),
         // The node: replicating VFS, FSM, Raft glue, gateway (issue 3; in progress).
@@ -55,7 +58,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "dqlite-node", dependencies: [
-            "DqliteNode", "DqliteClient", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "DqliteNode", "DqliteClient", "CAIODestroy", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 

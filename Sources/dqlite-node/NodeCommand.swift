@@ -1,4 +1,5 @@
 import ArgumentParser
+import CAIODestroy
 import DqliteClient
 import DqliteNode
 import DqliteWire
@@ -162,6 +163,7 @@ struct RunNode: AsyncParsableCommand {
         await node.handOverLeadership()
         await node.stop()
         directory.unlock()
+        NodeLog.logger.debug("io_destroy calls finished off the loop thread: \(dqlite_aio_destroys_deferred())")
     }
 
     /// ADD this node as spare, then ASSIGN voter while the cluster has fewer than three voters (stand-by

@@ -37,6 +37,23 @@ final class NodeProcessTests: XCTestCase {
         XCTAssertEqual(r.stdout, leader + "\n")
     }
 
+    /// C-Raft closes a full log segment on the loop thread, ending with io_destroy, which the kernel answers
+    /// only after an RCU grace period (30-40 ms of a stalled node). The node binary finishes those calls on
+    /// a helper thread (Sources/CAIODestroy) and says how many at a debug-level stop.
+    func testSegmentClosesDestroyTheirAIOContextsOffTheLoopThread() async throws {
+        let cluster = try await ProcessCluster.start(nodes: 1, kind: .swiftNode(executable: nodeBinary,
+            arguments: ["--log-level", "debug", "--segment-size", "1"]))
+        addTeardownBlock { await cluster.stop() }
+        let db = try await DqliteClient(addresses: cluster.addresses).open("demo")
+        try await db.exec("CREATE TABLE t (v BLOB)")
+        for _ in 0..<40 { try await db.exec("INSERT INTO t VALUES (randomblob(60000))") }  // a few 1 MiB segments
+        await cluster.kill(0, signal: SIGTERM)
+        let log = await cluster.recentLog(0)
+        let line = try XCTUnwrap(log.split(separator: "\n").first { $0.contains("io_destroy calls finished off the loop thread") }, log)
+        let count = Int(line.split(separator: " ").last ?? "") ?? 0
+        XCTAssertGreaterThan(count, 0, String(line))
+    }
+
     func testSigkillOfTheLeaderDuringWritesLosesNoAcknowledgedWrite() async throws {
         let cluster = try await startCluster()
         var config = ClientConfig()
