@@ -153,7 +153,7 @@ final class ReadConfirmation {
     }
 
     func confirm(_ then: @escaping (NodeError?) -> Void) {
-        let now = uv_hrtime()
+        let now = ReadLease.now()
         if leaseCovers(now) {
             if lease.dueForRenewal(now: now) && !renewing && !freeSlots.isEmpty {
                 renewing = true
@@ -189,7 +189,7 @@ final class ReadConfirmation {
         }
         let box = UncheckedBox((self, batch))
         let loop = engine.loop
-        let sent = uv_hrtime()
+        let sent = ReadLease.now()
         let configuration = engine.raft.pointee.configuration_index
         Task {
             let outcome = await probes.confirm(term: plan.term, peers: plan.peers, needed: plan.needed, slot: slot)

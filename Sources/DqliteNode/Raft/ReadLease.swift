@@ -14,7 +14,7 @@ import CRaft
 struct ReadLease {
     /// The leader's term the lease is for.
     private(set) var term: UInt64 = 0
-    /// Monotonic time (uv_hrtime, ns) until which reads may be served without probes.
+    /// Time (`ReadLease.now()`, ns) until which reads may be served without probes.
     private(set) var until: UInt64 = 0
     /// How long the last grant lasted (ns): renewal starts once half of it is left.
     private(set) var span: UInt64 = 0
@@ -61,6 +61,14 @@ struct ReadLease {
         guard needed > 0 else { return UInt64.max }
         let sorted = promises.filter { $0 > 0 }.sorted(by: >)
         return sorted.count >= needed ? sorted[needed - 1] : 0
+    }
+
+    /// The leader's clock for leases, in ns: CLOCK_BOOTTIME, which unlike CLOCK_MONOTONIC (uv_hrtime) also
+    /// runs while the host is suspended, so a leader whose machine slept finds its lease over on waking.
+    static func now() -> UInt64 {
+        var t = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &t)
+        return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
     }
 
     /// How long a restarted node waits before starting Raft: a voter's promise is at most its randomized
