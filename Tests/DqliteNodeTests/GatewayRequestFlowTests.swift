@@ -9,17 +9,12 @@ import LocalCluster
 /// and with statements kept between requests that still see schema changes.
 final class GatewayRequestFlowTests: XCTestCase {
     private func singleNode() async throws -> (Node, String) {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dqlite-gateway-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
-        let address = "127.0.0.1:\(try freeLoopbackPort())"
         var s = NodeSettings()
         s.electionTimeoutMs = 300
         s.heartbeatTimeoutMs = 50
-        let node = try await Node(id: 1, address: address, dir: dir, bootstrap: [(1, address)], settings: s)
-        addTeardownBlock { await node.stop() }
+        let node = try await startInProcessCluster(self, nodes: 1, settings: s)[0]
         try await node.waitUntilLeader(timeout: .seconds(10))
-        return (node, address)
+        return (node, node.address)
     }
 
     func testRequestsSentAtOnceAreAnsweredInOrder() async throws {
