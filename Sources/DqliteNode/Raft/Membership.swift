@@ -1,6 +1,5 @@
 import Logging
 import CRaft
-import CUV
 import DqliteWire
 
 /// A configuration change, in dqlite's terms.
