@@ -34,6 +34,9 @@ let package = Package(
         // io_destroy of C-Raft's AIO contexts finished on a helper thread (see its source): linked into the
         // node, it keeps segment closes from stalling the loop thread for an RCU grace period.
         .target(name: "CAIODestroy", path: "Sources/CAIODestroy"),
+        // C-Raft's open segments written with zeros when allocated (see its source): linked into the node, it
+        // lets appends overwrite blocks in place instead of waiting for the journal to convert them.
+        .target(name: "CSegmentPrefill", path: "Sources/CSegmentPrefill"),
         // Protocol v1 codecs: pure values, no I/O.
         .target(name: "DqliteWire"),
         // The node: replicating VFS, FSM, Raft glue, gateway (issue 3; in progress).
@@ -58,7 +61,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "dqlite-node", dependencies: [
-            "DqliteNode", "DqliteClient", "CAIODestroy", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "DqliteNode", "DqliteClient", "CAIODestroy", "CSegmentPrefill", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 

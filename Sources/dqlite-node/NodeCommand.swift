@@ -1,5 +1,6 @@
 import ArgumentParser
 import CAIODestroy
+import CSegmentPrefill
 import DqliteClient
 import DqliteNode
 import DqliteWire
@@ -164,6 +165,7 @@ struct RunNode: AsyncParsableCommand {
         await node.stop()
         directory.unlock()
         NodeLog.logger.debug("io_destroy calls finished off the loop thread: \(dqlite_aio_destroys_deferred())")
+        NodeLog.logger.debug("open segments written with zeros when allocated: \(dqlite_segments_prefilled())")
     }
 
     /// ADD this node as spare, then ASSIGN voter while the cluster has fewer than three voters (stand-by

@@ -54,6 +54,24 @@ final class NodeProcessTests: XCTestCase {
         XCTAssertGreaterThan(count, 0, String(line))
     }
 
+    /// Open segments are written with zeros when C-Raft allocates them (see CSegmentPrefill), and what was
+    /// appended over the zeros is read back after a restart.
+    func testOpenSegmentsAreWrittenWithZerosAndTheirEntriesSurviveARestart() async throws {
+        let cluster = try await ProcessCluster.start(nodes: 1, kind: .swiftNode(executable: nodeBinary,
+            arguments: ["--log-level", "debug", "--segment-size", "1"]))
+        addTeardownBlock { await cluster.stop() }
+        let db = try await DqliteClient(addresses: cluster.addresses).open("demo")
+        try await db.exec("CREATE TABLE t (n INTEGER, v BLOB)")
+        for n in 0..<40 { try await db.exec("INSERT INTO t VALUES (?, randomblob(60000))", [.integer(Int64(n))]) }
+        await cluster.kill(0, signal: SIGTERM)
+        let log = await cluster.recentLog(0)
+        let line = try XCTUnwrap(log.split(separator: "\n").first { $0.contains("open segments written with zeros") }, log)
+        XCTAssertGreaterThan(Int(line.split(separator: " ").last ?? "") ?? 0, 1, String(line))
+        try await cluster.launch(0)
+        let rows = try await DqliteClient(addresses: cluster.addresses).open("demo").queryAll("SELECT count(*), sum(n), min(length(v)) FROM t").rows
+        XCTAssertEqual(rows.first, [.integer(40), .integer(780), .integer(60000)])
+    }
+
     func testSigkillOfTheLeaderDuringWritesLosesNoAcknowledgedWrite() async throws {
         let cluster = try await startCluster()
         var config = ClientConfig()
