@@ -42,16 +42,19 @@ enum RaftFSM {
             }
         }
         fsm.snapshot_finalize = { fsm, bufs, n in
-            // Loop thread, once the snapshot is stored (or abandoned): the buffers are ours to free.
+            // Loop thread, once the snapshot is stored (or abandoned): the buffers are ours to free (off the
+            // loop thread, see OffLoopRelease).
             let engine = Unmanaged<RaftEngine>.fromOpaque(fsm!.pointee.data).takeUnretainedValue()
             engine.snapshotHandoff.withLock { $0 = nil }
             if let array = bufs?.pointee {
                 var size = 0
+                var buffers: [UnsafeMutableRawPointer] = []
                 for i in 0..<Int(n!.pointee) {
                     size += array[i].len
-                    raft_free(array[i].base)
+                    if let base = array[i].base { buffers.append(base) }
                 }
                 raft_free(array)
+                OffLoopRelease.free(buffers)
                 if size > 0 { engine.noteSnapshotSize(size) }
             }
             bufs?.pointee = nil
