@@ -37,26 +37,9 @@ final class NodeProcessTests: XCTestCase {
         XCTAssertEqual(r.stdout, leader + "\n")
     }
 
-    /// C-Raft closes a full log segment on the loop thread, ending with io_destroy, which the kernel answers
-    /// only after an RCU grace period (30-40 ms of a stalled node). The node binary finishes those calls on
-    /// a helper thread (Sources/CAIODestroy) and says how many at a debug-level stop.
-    func testSegmentClosesDestroyTheirAIOContextsOffTheLoopThread() async throws {
-        let cluster = try await ProcessCluster.start(nodes: 1, kind: .swiftNode(executable: nodeBinary,
-            arguments: ["--log-level", "debug", "--segment-size", "1"]))
-        addTeardownBlock { await cluster.stop() }
-        let db = try await DqliteClient(addresses: cluster.addresses).open("demo")
-        try await db.exec("CREATE TABLE t (v BLOB)")
-        for _ in 0..<40 { try await db.exec("INSERT INTO t VALUES (randomblob(60000))") }  // a few 1 MiB segments
-        await cluster.kill(0, signal: SIGTERM)
-        let log = await cluster.recentLog(0)
-        let line = try XCTUnwrap(log.split(separator: "\n").first { $0.contains("io_destroy calls finished off the loop thread") }, log)
-        let count = Int(line.split(separator: " ").last ?? "") ?? 0
-        XCTAssertGreaterThan(count, 0, String(line))
-    }
-
-    /// Open segments are written with zeros when C-Raft allocates them (see CSegmentPrefill), and what was
-    /// appended over the zeros is read back after a restart.
-    func testOpenSegmentsAreWrittenWithZerosAndTheirEntriesSurviveARestart() async throws {
+    /// A one-node cluster with 1 MiB log segments, 40 rows of 60 KB written (a few segments filled and
+    /// closed), then stopped with SIGTERM at debug level: the cluster and the node's log.
+    private func fillSmallSegmentsThenStop() async throws -> (ProcessCluster, String) {
         let cluster = try await ProcessCluster.start(nodes: 1, kind: .swiftNode(executable: nodeBinary,
             arguments: ["--log-level", "debug", "--segment-size", "1"]))
         addTeardownBlock { await cluster.stop() }
@@ -64,9 +47,28 @@ final class NodeProcessTests: XCTestCase {
         try await db.exec("CREATE TABLE t (n INTEGER, v BLOB)")
         for n in 0..<40 { try await db.exec("INSERT INTO t VALUES (?, randomblob(60000))", [.integer(Int64(n))]) }
         await cluster.kill(0, signal: SIGTERM)
-        let log = await cluster.recentLog(0)
-        let line = try XCTUnwrap(log.split(separator: "\n").first { $0.contains("open segments written with zeros") }, log)
-        XCTAssertGreaterThan(Int(line.split(separator: " ").last ?? "") ?? 0, 1, String(line))
+        return (cluster, await cluster.recentLog(0))
+    }
+
+    /// The number ending the log line that contains `phrase` (the counts a node logs when it stops).
+    private func countAtStop(_ log: String, _ phrase: String) throws -> Int {
+        let line = try XCTUnwrap(log.split(separator: "\n").first { $0.contains(phrase) }, log)
+        return Int(line.split(separator: " ").last ?? "") ?? 0
+    }
+
+    /// C-Raft closes a full log segment on the loop thread, ending with io_destroy, which the kernel answers
+    /// only after an RCU grace period (30-40 ms of a stalled node). The node binary finishes those calls on
+    /// a helper thread (Sources/CAIODestroy) and says how many at a debug-level stop.
+    func testSegmentClosesDestroyTheirAIOContextsOffTheLoopThread() async throws {
+        let (_, log) = try await fillSmallSegmentsThenStop()
+        XCTAssertGreaterThan(try countAtStop(log, "io_destroy calls finished off the loop thread"), 0, log)
+    }
+
+    /// Open segments are written with zeros when C-Raft allocates them (see CSegmentPrefill), and what was
+    /// appended over the zeros is read back after a restart.
+    func testOpenSegmentsAreWrittenWithZerosAndTheirEntriesSurviveARestart() async throws {
+        let (cluster, log) = try await fillSmallSegmentsThenStop()
+        XCTAssertGreaterThan(try countAtStop(log, "open segments written with zeros"), 1, log)
         try await cluster.launch(0)
         let rows = try await DqliteClient(addresses: cluster.addresses).open("demo").queryAll("SELECT count(*), sum(n), min(length(v)) FROM t").rows
         XCTAssertEqual(rows.first, [.integer(40), .integer(780), .integer(60000)])
