@@ -28,6 +28,8 @@ let package = Package(
         .systemLibrary(name: "CSQLite", path: "Sources/CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         // epoll and eventfd for the client's event loop (headers of libc; nothing to link).
         .systemLibrary(name: "CLinuxEvents", path: "Sources/CLinuxEvents"),
+        // mallopt for the node binary (MallocPolicy; a libc header, nothing to link).
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
 
@@ -61,7 +63,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "dqlite-node", dependencies: [
-            "DqliteNode", "DqliteClient", "CAIODestroy", "CSegmentPrefill", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "DqliteNode", "DqliteClient", "CAIODestroy", "CSegmentPrefill", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 

@@ -97,6 +97,7 @@ struct RunNode: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let fixedMmapThreshold = MallocPolicy.apply(environment: ProcessInfo.processInfo.environment)
         let directory: NodeDirectory
         do {
             directory = try NodeDirectory.lock(dir)
@@ -166,6 +167,7 @@ struct RunNode: AsyncParsableCommand {
         directory.unlock()
         NodeLog.logger.debug("io_destroy calls finished off the loop thread: \(dqlite_aio_destroys_deferred())")
         NodeLog.logger.debug("open segments written with zeros when allocated: \(dqlite_segments_prefilled())")
+        NodeLog.logger.debug("malloc mmap threshold \(fixedMmapThreshold ? "fixed at \(MallocPolicy.mmapThreshold) bytes" : "left to glibc")")
     }
 
     /// ADD this node as spare, then ASSIGN voter while the cluster has fewer than three voters (stand-by

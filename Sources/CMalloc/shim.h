@@ -1,0 +1,2 @@
+// mallopt, which Swift's Glibc module does not expose.
+#include <malloc.h>
