@@ -29,19 +29,24 @@ final class WritePath {
     private func runFrom(_ sql: [UInt8], offset: Int, _ parameters: [Value], _ previous: StatementResult,
                          _ completion: @escaping (Result<StatementResult, NodeError>) -> Void) {
         guard engine.isLeader else { return completion(.failure(.notLeader)) }
-        let stmt: OpaquePointer?, next: Int
-        do {
-            (stmt, next) = try connection.checkOut(sql, from: offset)
-        } catch {
-            return completion(.failure(error))
-        }
-        guard let stmt else { return completion(.success(previous)) }  // only whitespace or comments left
-        let more = next < sql.count - 1
-        executeAfterBarrier(stmt, parameters: offset == 0 ? parameters : [], finalize: false) { [connection] outcome in
-            connection.checkIn(stmt, sql, from: offset, next: next)
-            switch outcome {
-            case .success(let r) where more: self.runFrom(sql, offset: next, [], r, completion)
-            default: completion(outcome)
+        // The barrier comes before preparing: a new leader must first apply what earlier leaders committed,
+        // or the statement is prepared against an older schema ("no such table").
+        engine.barrierIfNeeded { [self] error in
+            if let error { return completion(.failure(error)) }
+            let stmt: OpaquePointer?, next: Int
+            do throws(NodeError) {
+                (stmt, next) = try connection.checkOut(sql, from: offset)
+            } catch {
+                return completion(.failure(error))
+            }
+            guard let stmt else { return completion(.success(previous)) }  // only whitespace or comments left
+            let more = next < sql.count - 1
+            executeAfterBarrier(stmt, parameters: offset == 0 ? parameters : [], finalize: false) { [connection] outcome in
+                connection.checkIn(stmt, sql, from: offset, next: next)
+                switch outcome {
+                case .success(let r) where more: self.runFrom(sql, offset: next, [], r, completion)
+                default: completion(outcome)
+                }
             }
         }
     }

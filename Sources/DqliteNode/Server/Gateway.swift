@@ -141,21 +141,27 @@ final class Gateway {
             }
         case let .prepare(db, sql, withTail):
             guard let w = lookup(db, reply) else { return }
-            let bytes = Array(sql.utf8) + [0]
-            do {
-                let (stmt, next) = try w.connection.prepare(bytes, from: 0)
-                guard let stmt else { return reply(failure(0, "empty statement")) }
-                if !withTail && Self.hasTail(bytes, after: next) {
-                    sqlite3_finalize(stmt)
-                    return reply(failure(ErrorCode.sqliteError, "nonempty statement tail"))
+            // As C dqlite does: a new leader first applies what earlier leaders committed, or the statement
+            // would be prepared against an older schema ("no such table").
+            engine.barrierIfNeeded { [weak self] error in
+                guard let self else { return }
+                if let error { return reply(failure(error)) }
+                let bytes = Array(sql.utf8) + [0]
+                do throws(NodeError) {
+                    let (stmt, next) = try w.connection.prepare(bytes, from: 0)
+                    guard let stmt else { return reply(failure(0, "empty statement")) }
+                    if !withTail && Self.hasTail(bytes, after: next) {
+                        sqlite3_finalize(stmt)
+                        return reply(failure(ErrorCode.sqliteError, "nonempty statement tail"))
+                    }
+                    let id = nextStatementID
+                    nextStatementID += 1
+                    statements[id] = stmt
+                    reply([.statement(db: 0, id: id, parameterCount: UInt64(sqlite3_bind_parameter_count(stmt)),
+                                      tailOffset: withTail ? UInt64(next) : nil)])
+                } catch {
+                    reply(failure(error))
                 }
-                let id = nextStatementID
-                nextStatementID += 1
-                statements[id] = stmt
-                reply([.statement(db: 0, id: id, parameterCount: UInt64(sqlite3_bind_parameter_count(stmt)),
-                                  tailOffset: withTail ? UInt64(next) : nil)])
-            } catch {
-                reply(failure(error))
             }
         case let .exec(db, id, params), let .query(db, id, params):
             guard let w = lookup(UInt64(db), reply) else { return }
