@@ -23,6 +23,9 @@ public struct BenchOptions: Sendable {
     /// Prepare each statement once per worker (PREPARE + EXEC/QUERY) instead of sending the SQL with every
     /// request (EXEC_SQL/QUERY_SQL, what go-dqlite's benchmark does through database/sql).
     public var prepared = false
+    /// Keep every operation's start time with its latency (`BenchReport.timeline`), to see when the slow
+    /// ones happened: a tail made of bursts points at stalls, a spread-out one at queueing.
+    public var keepTimeline = false
 
     public init(cluster: [String]) { self.cluster = cluster }
 

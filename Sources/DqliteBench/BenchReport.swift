@@ -1,6 +1,13 @@
 import DqliteClient
 
 /// What one query type did during a run.
+/// One operation of a timeline: when it started (since the run's start) and how long it took.
+public struct TimedOperation: Sendable {
+    public var startNs: UInt64
+    public var latencyNs: UInt64
+    public var isWrite: Bool
+}
+
 public struct QueryReport: Sendable {
     public var latencies = LatencyStats()
     /// Failed operations by error class.
@@ -22,6 +29,10 @@ public struct BenchReport: Sendable {
     public var query = QueryReport()
     /// User + system CPU time this process spent during the run.
     public var cpu: Duration
+    /// Every successful operation, when `BenchOptions.keepTimeline` (else empty), in no particular order.
+    public var timeline: [TimedOperation] = []
+    /// Wall-clock time (Unix epoch, nanoseconds) of the run's start, to line the timeline up with node logs.
+    public var startedAtUnixNs: UInt64 = 0
 
     public var seconds: Double { Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18 }
     public var operations: Int { exec.ok + exec.failed + query.ok + query.failed }
@@ -29,6 +40,15 @@ public struct BenchReport: Sendable {
     /// CPU time per attempted operation, in microseconds.
     public var cpuMicrosPerOperation: Double {
         operations == 0 ? 0 : (Double(cpu.components.seconds) * 1e6 + Double(cpu.components.attoseconds) / 1e12) / Double(operations)
+    }
+
+    /// The timeline as CSV, in start order: start and latency in milliseconds, and the operation.
+    public func timelineCSV() -> String {
+        var out = "# run started at unix ms \(startedAtUnixNs / 1_000_000)\nstart_ms,latency_ms,op\n"
+        for t in timeline.sorted(by: { $0.startNs < $1.startNs }) {
+            out += "\(String(format3: Double(t.startNs) / 1e6)),\(String(format3: Double(t.latencyNs) / 1e6)),\(t.isWrite ? "exec" : "query")\n"
+        }
+        return out
     }
 
     public func text() -> String {

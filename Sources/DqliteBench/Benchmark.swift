@@ -34,9 +34,11 @@ public enum Benchmark {
         }
         let readKeys = keysWritten
         let cpuBefore = cpuTime()
+        var wall = timespec()
+        clock_gettime(CLOCK_REALTIME, &wall)
         let start = ContinuousClock.now
         let deadline = start + options.duration
-        let reports = await withTaskGroup(of: (QueryReport, QueryReport).self) { group in
+        let reports = await withTaskGroup(of: (QueryReport, QueryReport, [TimedOperation]).self) { group in
             for (i, connection) in connections.enumerated() {
                 // Workers run on the client's event loop thread: a reply then resumes its worker on the
                 // thread that saw it arrive, with no hop through the global pool.
@@ -44,8 +46,8 @@ public enum Benchmark {
                     var worker = Worker(options: options, connection: connection, seed: options.seed &+ UInt64(i))
                     worker.keys = readKeys[i]
                     await worker.prepare()
-                    await worker.run(until: deadline)
-                    return (worker.exec, worker.query)
+                    await worker.run(from: start, until: deadline)
+                    return (worker.exec, worker.query, worker.timeline)
                 }
             }
             return await group.reduce(into: []) { $0.append($1) }
@@ -54,9 +56,11 @@ public enum Benchmark {
         let cpu = cpuTime() - cpuBefore
         for c in connections { await c.close() }
         var report = BenchReport(options: options, elapsed: elapsed, cpu: cpu)
-        for (e, q) in reports {
+        report.startedAtUnixNs = UInt64(wall.tv_sec) * 1_000_000_000 + UInt64(wall.tv_nsec)
+        for (e, q, t) in reports {
             report.exec.merge(e)
             report.query.merge(q)
+            report.timeline += t
         }
         return report
     }
@@ -79,6 +83,8 @@ struct Worker {
     var query = QueryReport()
     var writeStatement: Statement?
     var readStatement: Statement?
+    /// Filled only with `BenchOptions.keepTimeline`.
+    var timeline: [TimedOperation] = []
 
     init(options: BenchOptions, connection: Connection, seed: UInt64) {
         self.options = options
@@ -93,7 +99,11 @@ struct Worker {
         readStatement = try? await connection.prepare(BenchOptions.readSQL)
     }
 
-    mutating func run(until deadline: ContinuousClock.Instant) async {
+    mutating func run(from start: ContinuousClock.Instant, until deadline: ContinuousClock.Instant) async {
+        func keep(_ t0: ContinuousClock.Instant, _ latency: Duration, write: Bool) {
+            guard options.keepTimeline else { return }
+            timeline.append(TimedOperation(startNs: Self.nanoseconds(t0 - start), latencyNs: Self.nanoseconds(latency), isWrite: write))
+        }
         while ContinuousClock.now < deadline {
             let read = options.workload == .kvread || (options.workload == .kvreadwrite && !keys.isEmpty && rng.next() & 1 == 0)
             if read {
@@ -106,7 +116,9 @@ struct Worker {
                         try await connection.queryAll(BenchOptions.readSQL, [.text(key)]).rows
                     }
                     guard rows.count == 1 else { throw DqliteError.misuse("key \(key) not found") }
-                    query.latencies.record(ContinuousClock.now - t0)
+                    let latency = ContinuousClock.now - t0
+                    query.latencies.record(latency)
+                    keep(t0, latency, write: false)
                 } catch {
                     query.errors[(error as? DqliteError)?.kind ?? .usage, default: 0] += 1
                 }
@@ -120,13 +132,20 @@ struct Worker {
                     } else {
                         try await connection.exec(BenchOptions.writeSQL, [.text(key), .text(value)])
                     }
-                    exec.latencies.record(ContinuousClock.now - t0)
+                    let latency = ContinuousClock.now - t0
+                    exec.latencies.record(latency)
+                    keep(t0, latency, write: true)
                     if options.workload == .kvreadwrite { keys.append(key) }
                 } catch {
                     exec.errors[error.kind, default: 0] += 1
                 }
             }
         }
+    }
+
+    static func nanoseconds(_ d: Duration) -> UInt64 {
+        let (s, atto) = d.components
+        return UInt64(max(0, s)) * 1_000_000_000 + UInt64(max(0, atto) / 1_000_000_000)
     }
 
     private static let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)

@@ -50,6 +50,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Also write the figures as JSON to this file.")
     var results: String?
 
+    @Option(help: "Also write every successful operation's start and latency (ms, CSV) to this file, to see when the slow ones happened.")
+    var timeline: String?
+
     func validate() throws {
         guard Workload(rawValue: workload) != nil else { throw ValidationError("unknown workload '\(workload)': use kvwrite, kvreadwrite or kvread") }
         guard workers > 0 else { throw ValidationError("--workers must be at least 1") }
@@ -80,9 +83,11 @@ struct BenchCommand: AsyncParsableCommand {
             options.valueSize = valueSize
             options.seed = seed
             options.prepared = prepared
+            options.keepTimeline = timeline != nil
             let report = try await Benchmark.run(options)
             print(report.text())
             if let results { try (report.json() + "\n").write(toFile: results, atomically: true, encoding: .utf8) }
+            if let timeline { try report.timelineCSV().write(toFile: timeline, atomically: true, encoding: .utf8) }
         } catch {
             await local?.stop()
             // A runtime failure: one line and a failing exit code, no usage text.

@@ -10,10 +10,14 @@ final class BenchCommandTests: XCTestCase {
         let cluster = try await ProcessCluster.start(nodes: 3)
         addTeardownBlock { await cluster.stop() }
         let results = FileManager.default.temporaryDirectory.appendingPathComponent("bench-\(UUID().uuidString).json").path
-        defer { try? FileManager.default.removeItem(atPath: results) }
+        let timeline = results + ".timeline.csv"
+        defer {
+            try? FileManager.default.removeItem(atPath: results)
+            try? FileManager.default.removeItem(atPath: timeline)
+        }
         let r = try await CommandRunner.run(CommandRunner.productsDirectory + "/dqlite-bench", [
             "--cluster", cluster.addresses.joined(separator: ","), "--workload", "kvreadwrite", "--workers", "2",
-            "--duration", "2", "--value-size", "256", "--results", results,
+            "--duration", "2", "--value-size", "256", "--results", results, "--timeline", timeline,
         ], timeout: .seconds(60))
         XCTAssertEqual(r.status, 0, r.stderr)
         print(r.stdout)
@@ -25,6 +29,20 @@ final class BenchCommandTests: XCTestCase {
         let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: results))) as? [String: Any]
         let exec = try XCTUnwrap(json?["exec"] as? [String: Any])
         XCTAssertGreaterThan(exec["ok"] as? Int ?? 0, 0)
+        let query = try XCTUnwrap(json?["query"] as? [String: Any])
+
+        // The timeline: one line per successful operation, in start order, within the run.
+        let lines = try String(contentsOfFile: timeline, encoding: .utf8).split(separator: "\n").map(String.init)
+        XCTAssertTrue(lines.first?.hasPrefix("# run started at unix ms ") ?? false, "\(lines.prefix(2))")
+        XCTAssertEqual(lines.dropFirst().first, "start_ms,latency_ms,op")
+        let rows = lines.dropFirst(2).map { $0.split(separator: ",").map(String.init) }
+        XCTAssertEqual(rows.filter { $0.last == "exec" }.count, exec["ok"] as? Int)
+        XCTAssertEqual(rows.filter { $0.last == "query" }.count, query["ok"] as? Int)
+        let starts = rows.compactMap { Double($0[0]) }
+        XCTAssertEqual(starts.count, rows.count)
+        XCTAssertEqual(starts, starts.sorted())
+        XCTAssertLessThan(starts.last ?? 0, 2_500, "every operation started within the 2 s run")
+        XCTAssertTrue(rows.allSatisfy { (Double($0[1]) ?? -1) > 0 }, "latencies are positive")
     }
 
     /// kvread: keys written before the clock starts, then reads only, every one of them found.
