@@ -69,6 +69,9 @@ struct RunNode: AsyncParsableCommand {
     @Option(help: "Size of the Raft log's segment files, MiB (closing one stalls the node briefly; bigger means rarer).")
     var segmentSize: UInt32 = 32
 
+    @Flag(inversion: .prefixedNo, help: "Compress snapshots with LZ4 (as dqlite does by default).")
+    var snapshotCompression = true
+
     @Option(help: "Milliseconds a leader waits for a follower to install a small snapshot before resending it; grows with the snapshot's size (0: four election timeouts, at least 2000).")
     var installSnapshotTimeout: UInt32 = 0
 
@@ -115,6 +118,7 @@ struct RunNode: AsyncParsableCommand {
         settings.staleReads = staleReads
         settings.unsafeAckBeforeCommit = unsafeAckBeforeCommit
         settings.segmentSizeMiB = segmentSize
+        settings.snapshotCompression = snapshotCompression
         settings.installSnapshotTimeoutMs = installSnapshotTimeout
         NodeLog.start(level: Logger.Level(rawValue: logLevel) ?? .info)
         settings.logger = NodeLog.logger

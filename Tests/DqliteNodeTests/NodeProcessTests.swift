@@ -81,6 +81,32 @@ final class NodeProcessTests: XCTestCase {
         XCTAssertEqual(rows.first, [.integer(40), .integer(780), .integer(60000)])
     }
 
+    /// Snapshots are LZ4 frames by default (as dqlite's); with `--no-snapshot-compression` they are stored
+    /// as they are encoded, and a node restarts from either.
+    func testSnapshotCompressionCanBeTurnedOff() async throws {
+        for compressed in [true, false] {
+            let cluster = try await ProcessCluster.start(nodes: 1, kind: .swiftNode(executable: nodeBinary,
+                arguments: ["--snapshot-threshold", "8", "--snapshot-trailing", "8"] + (compressed ? [] : ["--no-snapshot-compression"])))
+            addTeardownBlock { await cluster.stop() }
+            let db = try await DqliteClient(addresses: cluster.addresses).open("demo")
+            try await db.exec("CREATE TABLE t (n INTEGER, v TEXT)")
+            for n in 0..<40 { try await db.exec("INSERT INTO t VALUES (?, printf('%.5000c', 'x'))", [.integer(Int64(n))]) }
+            await cluster.kill(0, signal: SIGTERM)
+            let dir = await cluster.directory(0)
+            let snapshots = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("snapshot-") && !$0.hasSuffix(".meta") }
+            XCTAssertFalse(snapshots.isEmpty, "snapshots were taken")
+            for name in snapshots {
+                let head = try XCTUnwrap(FileHandle(forReadingAtPath: dir + "/" + name)).readData(ofLength: 4)
+                // An LZ4 frame starts with the magic number 0x184D2204, little-endian.
+                XCTAssertEqual(head == Data([0x04, 0x22, 0x4D, 0x18]), compressed, "\(name) compressed: \(compressed)")
+            }
+            try await cluster.launch(0)
+            let rows = try await DqliteClient(addresses: cluster.addresses).open("demo").queryAll("SELECT count(*), sum(length(v)) FROM t").rows
+            XCTAssertEqual(rows.first, [.integer(40), .integer(200_000)], "compressed: \(compressed)")
+            await cluster.stop()
+        }
+    }
+
     func testSigkillOfTheLeaderDuringWritesLosesNoAcknowledgedWrite() async throws {
         let cluster = try await startCluster()
         var config = ClientConfig()

@@ -32,6 +32,8 @@ public struct NodeSettings: Sendable {
     /// loop thread for tens of milliseconds in C-Raft 0.15 (io_destroy of its AIO context); C-Raft's 8 MiB
     /// made that the 8-writer p99 (38 ms at ~2 700 writes/s here), 32 MiB brought it to 14 ms.
     public var segmentSizeMiB: UInt32 = 32
+    /// Compress snapshots with LZ4 (C-Raft's and dqlite's default; dqlite_node_set_snapshot_compression).
+    public var snapshotCompression = true
     /// How long a leader waits for a follower to answer an InstallSnapshot before sending it again, for a
     /// small snapshot; bigger ones get more (see `SnapshotInstallTimeout`). 0: four election timeouts, at
     /// least 2 s. C-Raft's default is 30 s: a follower killed while receiving a snapshot was then ignored
@@ -89,6 +91,8 @@ final class RaftEngine {
     var logger = Logger(label: "dqlite-node")
     /// See `NodeSettings.segmentSizeMiB`.
     var segmentSizeMiB: UInt32 = 32
+    /// See `NodeSettings.snapshotCompression`.
+    var snapshotCompression = true
     /// See `NodeSettings.unsafeAckBeforeCommit`.
     var unsafeAckBeforeCommit = false
     var busyTimeoutMs: UInt32 = 0
@@ -124,6 +128,10 @@ final class RaftEngine {
         let rc = raft_uv_init(io, loop.loop, dir, transport.transport)
         guard rc == 0 else { throw .raft(rc, "raft_uv_init in \(dir): \(errorMessage(io: true))") }
         raft_uv_set_segment_size(io, Int(segmentSizeMiB) << 20)
+        if raft_uv_set_snapshot_compression(io, snapshotCompression) != 0 {
+            raft_uv_close(io)
+            throw .raft(RAFT_INVALID, "snapshot compression: libraft was built without LZ4")
+        }
         // C-Raft 0.15's libuv backend implements async_work (raft_io version 2) but still says version 1,
         // and raft_init accepts an FSM that encodes snapshots off the loop only from a version 2 backend.
         let asyncSnapshots = io.pointee.async_work != nil
@@ -141,6 +149,7 @@ final class RaftEngine {
     /// Initialise, bootstrap (first start of a node that bootstraps), raft_start.
     func start(dir: String, bootstrap voters: [(UInt64, String)], settings: NodeSettings) throws(NodeError) {
         segmentSizeMiB = settings.segmentSizeMiB
+        snapshotCompression = settings.snapshotCompression
         logger = settings.logger
         onDiskFailure = settings.onDiskFailure
         try initialise(dir: dir)
