@@ -51,6 +51,12 @@ struct RunNode: AsyncParsableCommand {
     @Option(help: "Take a snapshot every this many entries.")
     var snapshotThreshold: UInt32 = 1024
 
+    @Option(help: "Defer each snapshot until the log applied since the last one is this many times that snapshot's size, or --snapshot-log-max-mib (big databases are snapshotted less often; more log in memory); 0 takes one every --snapshot-threshold entries, as dqlite does.")
+    var snapshotLogRatio: Double = 2
+
+    @Option(help: "MiB of log applied since the last snapshot after which the next is never deferred (see --snapshot-log-ratio).")
+    var snapshotLogMaxMib: UInt32 = 256
+
     @Option(help: "Entries kept in the log after a snapshot.")
     var snapshotTrailing: UInt32 = 8192
 
@@ -90,6 +96,8 @@ struct RunNode: AsyncParsableCommand {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard (1...65536).contains(snapshotTrailingMib) else { throw ValidationError("--snapshot-trailing-mib must be 1...65536") }
+        guard snapshotLogRatio.isFinite, (0...1000).contains(snapshotLogRatio) else { throw ValidationError("--snapshot-log-ratio must be 0...1000") }
+        guard (1...65536).contains(snapshotLogMaxMib) else { throw ValidationError("--snapshot-log-max-mib must be 1...65536") }
         guard (1...1024).contains(segmentSize) else { throw ValidationError("--segment-size must be 1...1024 MiB") }
         guard snapshotTrailing >= snapshotThreshold, snapshotTrailing >= 4 else {
             throw ValidationError("--snapshot-trailing must be at least --snapshot-threshold and at least 4")
@@ -114,6 +122,8 @@ struct RunNode: AsyncParsableCommand {
         settings.snapshotThreshold = snapshotThreshold
         settings.snapshotTrailing = snapshotTrailing
         settings.snapshotTrailingBytes = Int(snapshotTrailingMib) << 20
+        settings.snapshotLogRatio = snapshotLogRatio
+        settings.snapshotLogMaxBytes = Int(snapshotLogMaxMib) << 20
         settings.busyTimeoutMs = busyTimeout
         settings.staleReads = staleReads
         settings.unsafeAckBeforeCommit = unsafeAckBeforeCommit

@@ -107,6 +107,44 @@ final class NodeProcessTests: XCTestCase {
         }
     }
 
+    /// The highest index among the snapshots in a node's dir ("snapshot-TERM-INDEX-TIMESTAMP").
+    private func latestSnapshotIndex(_ dir: String) throws -> Int {
+        try FileManager.default.contentsOfDirectory(atPath: dir)
+            .filter { $0.hasPrefix("snapshot-") && !$0.hasSuffix(".meta") }
+            .compactMap { Int($0.split(separator: "-")[2]) }.max() ?? 0
+    }
+
+    /// --snapshot-log-ratio: with 0 a snapshot comes every --snapshot-threshold entries, as with dqlite; with
+    /// a ratio, the next one waits until the log since the last is that many times its size, then comes.
+    func testSnapshotsWaitForTheLogToOutgrowTheDatabaseByTheRatio() async throws {
+        for ratio in ["0", "10"] {
+            let cluster = try await ProcessCluster.start(nodes: 1, kind: .swiftNode(executable: nodeBinary,
+                arguments: ["--snapshot-threshold", "8", "--snapshot-trailing", "8", "--snapshot-log-ratio", ratio]))
+            addTeardownBlock { await cluster.stop() }
+            let dir = await cluster.directory(0)
+            let db = try await DqliteClient(addresses: cluster.addresses).open("demo")
+            try await db.exec("CREATE TABLE t (n INTEGER, v TEXT)")
+            func insert(_ range: Range<Int>) async throws {
+                for n in range { try await db.exec("INSERT INTO t VALUES (?, printf('%.5000c', 'x'))", [.integer(Int64(n))]) }
+            }
+            try await insert(0..<60)
+            if ratio == "0" {
+                XCTAssertGreaterThanOrEqual(try latestSnapshotIndex(dir), 48, "every ~8 entries")
+            } else {
+                let first = try latestSnapshotIndex(dir)
+                XCTAssertGreaterThan(first, 0, "the first snapshot is not deferred")
+                XCTAssertLessThan(first, 40, "the next waits for 10x its size of log")
+                try await insert(60..<260)
+                XCTAssertGreaterThan(try latestSnapshotIndex(dir), 60, "then it comes")
+            }
+            await cluster.kill(0, signal: SIGTERM)
+            try await cluster.launch(0)
+            let rows = try await DqliteClient(addresses: cluster.addresses).open("demo").queryAll("SELECT count(*) FROM t").rows
+            XCTAssertEqual(rows.first, [.integer(ratio == "0" ? 60 : 260)], "ratio \(ratio): every row after a restart")
+            await cluster.stop()
+        }
+    }
+
     func testSigkillOfTheLeaderDuringWritesLosesNoAcknowledgedWrite() async throws {
         let cluster = try await startCluster()
         var config = ClientConfig()

@@ -19,6 +19,12 @@ public struct NodeSettings: Sendable {
     /// About how many bytes of entries the log keeps after a snapshot: fewer than `snapshotTrailing` entries
     /// when they are big (grouped commits), see `TrailingBudget`.
     public var snapshotTrailingBytes = 64 << 20
+    /// Defer a snapshot until the log applied since the last one is this many times that snapshot's size,
+    /// or `snapshotLogMaxBytes` (see `SnapshotPacing`); 0 takes one every `snapshotThreshold` entries, as
+    /// dqlite does. With 2, the 8-writer kvwrite p99 here fell from 8.4-9.4 to 6.8-8.7 ms (3 of 3
+    /// alternated runs), for ~70-100 MiB more peak RSS per node (a 60-75 MB database).
+    public var snapshotLogRatio = 2.0
+    public var snapshotLogMaxBytes = 256 << 20
     /// How long a write waits for the write lock (held by another connection's transaction, or by one that
     /// is replicating) before failing with SQLITE_BUSY. C dqlite 1.11 fails at once (0).
     public var busyTimeoutMs: UInt32 = 5000
@@ -104,6 +110,8 @@ final class RaftEngine {
     var installTimeout = SnapshotInstallTimeout(baseMs: 2000)
     /// The snapshot trailing count, following the entries' size.
     var trailing = TrailingBudget(configured: 8192)
+    /// Whether a snapshot C-Raft asks for is taken now.
+    var snapshotPacing = SnapshotPacing()
     /// See `NodeSettings.onDiskFailure`.
     var onDiskFailure: @Sendable (String) -> Void = { _ in }
 
@@ -167,6 +175,7 @@ final class RaftEngine {
         raft_set_snapshot_threshold(raft, settings.snapshotThreshold + UInt32(id % 4) * (settings.snapshotThreshold / 8))
         raft_set_snapshot_trailing(raft, settings.snapshotTrailing)
         trailing = TrailingBudget(configured: settings.snapshotTrailing, budgetBytes: settings.snapshotTrailingBytes)
+        snapshotPacing = SnapshotPacing(logRatio: settings.snapshotLogRatio, maxLogBytes: settings.snapshotLogMaxBytes)
         raft_set_pre_vote(raft, true)
         installTimeout = SnapshotInstallTimeout(baseMs: settings.installSnapshotTimeoutMs > 0
             ? settings.installSnapshotTimeoutMs : max(2000, 4 * settings.electionTimeoutMs))
@@ -218,6 +227,7 @@ final class RaftEngine {
     // MARK: FSM
 
     func applyEntry(_ bytes: [UInt8]) -> Int32 {
+        snapshotPacing.noteApplied(bytes: bytes.count)
         if let count = trailing.note(entryBytes: bytes.count) {
             logger.debug("snapshot trailing now \(count) entries (average entry \(Int(trailing.averageBytes)) bytes)")
             raft_set_snapshot_trailing(raft, count)
@@ -290,7 +300,8 @@ final class RaftEngine {
     }
 
     /// The snapshot a leader sends is about the size of the last one taken or installed here.
-    func noteSnapshotSize(_ bytes: Int) {
+    func noteSnapshotSize(_ bytes: Int, installed: Bool = false) {
+        snapshotPacing.noteSnapshot(bytes: bytes, installed: installed)
         guard installTimeout.note(snapshotBytes: bytes) else { return }
         raft_set_install_snapshot_timeout(raft, installTimeout.milliseconds)
     }
@@ -299,7 +310,7 @@ final class RaftEngine {
         do {
             try vfs.restore(try SnapshotFormat.decode(bytes))
             logger.info("installed a snapshot of \(bytes.count) bytes")
-            noteSnapshotSize(bytes.count)
+            noteSnapshotSize(bytes.count, installed: true)
             return 0
         } catch {
             logger.error("refused a snapshot of \(bytes.count) bytes: \(error)")

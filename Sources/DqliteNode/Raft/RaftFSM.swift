@@ -21,6 +21,8 @@ enum RaftFSM {
             fsm.snapshot = { fsm, bufs, n in
                 // Loop thread: the state at the last applied entry, handed to snapshot_async.
                 let engine = Unmanaged<RaftEngine>.fromOpaque(fsm!.pointee.data).takeUnretainedValue()
+                // RAFT_BUSY: C-Raft asks again after the next applied entries.
+                guard engine.snapshotPacing.shouldTakeSnapshot() else { return RAFT_BUSY }
                 let view = engine.vfs.snapshotView()
                 engine.snapshotHandoff.withLock { $0 = view }
                 bufs!.pointee = nil
@@ -38,6 +40,7 @@ enum RaftFSM {
         } else {
             fsm.snapshot = { fsm, bufs, n in
                 let engine = Unmanaged<RaftEngine>.fromOpaque(fsm!.pointee.data).takeUnretainedValue()
+                guard engine.snapshotPacing.shouldTakeSnapshot() else { return RAFT_BUSY }
                 return RaftFSM.encode(engine.vfs.snapshotView(), bufs, n)
             }
         }

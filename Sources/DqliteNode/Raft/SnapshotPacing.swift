@@ -1,0 +1,40 @@
+/// Whether a snapshot C-Raft asks for is worth taking yet. C-Raft asks once `--snapshot-threshold` entries
+/// were applied since the last one, whatever the database's size; a snapshot writes every page of every
+/// database, so with a fixed count the bytes snapshots write grow with the database: at 8 writers they were
+/// most of the disk's traffic here and set the write tail. With a ratio R > 0 the FSM answers RAFT_BUSY
+/// (C-Raft asks again after the next applied entries) until the log applied since the last snapshot is at
+/// least R times that snapshot's size, or `maxLogBytes`: snapshot writes then stay within about 1/R of the
+/// log's, at the cost of up to min(R x database, maxLogBytes) more log in memory and to replay at a restart.
+/// A small database is snapshotted every `--snapshot-threshold` entries as before (its log outgrows it at
+/// once). R = 0 takes every snapshot C-Raft asks for, exactly as dqlite does.
+struct SnapshotPacing {
+    let logRatio: Double
+    let maxLogBytes: Int
+    /// Bytes of entries applied since the last snapshot taken or installed.
+    private(set) var logBytes = 0
+    /// Size of the last snapshot's encoding (uncompressed), 0 before the first.
+    private(set) var snapshotBytes = 0
+
+    init(logRatio: Double = 0, maxLogBytes: Int = 256 << 20) {
+        self.logRatio = logRatio
+        self.maxLogBytes = maxLogBytes
+    }
+
+    mutating func noteApplied(bytes: Int) { logBytes += bytes }
+
+    /// Asked when C-Raft wants a snapshot: true to take it (the log count starts again), false to defer.
+    mutating func shouldTakeSnapshot() -> Bool {
+        let wanted = min(logRatio * Double(snapshotBytes), Double(maxLogBytes))
+        guard logRatio > 0, snapshotBytes > 0, Double(logBytes) < wanted else {
+            logBytes = 0
+            return true
+        }
+        return false
+    }
+
+    /// A snapshot of `bytes` was stored, or installed (then the log before it is gone: `installed`).
+    mutating func noteSnapshot(bytes: Int, installed: Bool) {
+        snapshotBytes = bytes
+        if installed { logBytes = 0 }
+    }
+}

@@ -1,0 +1,51 @@
+import XCTest
+@testable import DqliteNode
+
+final class SnapshotPacingTests: XCTestCase {
+    func testRatioZeroTakesEverySnapshotAsDqliteDoes() {
+        var p = SnapshotPacing(logRatio: 0)
+        p.noteSnapshot(bytes: 100 << 20, installed: false)
+        p.noteApplied(bytes: 1)
+        XCTAssertTrue(p.shouldTakeSnapshot())
+        XCTAssertTrue(p.shouldTakeSnapshot())
+    }
+
+    func testTheFirstSnapshotIsNeverDeferred() {
+        var p = SnapshotPacing(logRatio: 2)
+        XCTAssertTrue(p.shouldTakeSnapshot(), "no snapshot yet: nothing to compare the log with")
+    }
+
+    func testASnapshotWaitsForRatioTimesTheLastOnesSizeOfLog() {
+        var p = SnapshotPacing(logRatio: 2)
+        XCTAssertTrue(p.shouldTakeSnapshot())
+        p.noteSnapshot(bytes: 10 << 20, installed: false)
+        p.noteApplied(bytes: 19 << 20)
+        XCTAssertFalse(p.shouldTakeSnapshot(), "19 MiB of log < 2 x 10 MiB")
+        XCTAssertFalse(p.shouldTakeSnapshot(), "asking again changes nothing")
+        p.noteApplied(bytes: 1 << 20)
+        XCTAssertTrue(p.shouldTakeSnapshot(), "20 MiB of log")
+        XCTAssertEqual(p.logBytes, 0, "the count starts again")
+        p.noteApplied(bytes: 1 << 20)
+        XCTAssertFalse(p.shouldTakeSnapshot())
+    }
+
+    func testTheLogNeverGrowsPastTheCap() {
+        var p = SnapshotPacing(logRatio: 2, maxLogBytes: 64 << 20)
+        p.noteSnapshot(bytes: 1 << 30, installed: false)
+        p.noteApplied(bytes: 63 << 20)
+        XCTAssertFalse(p.shouldTakeSnapshot())
+        p.noteApplied(bytes: 1 << 20)
+        XCTAssertTrue(p.shouldTakeSnapshot(), "64 MiB of log, whatever the database's size")
+    }
+
+    func testAnInstalledSnapshotStartsTheLogCountAgain() {
+        var p = SnapshotPacing(logRatio: 1)
+        p.noteApplied(bytes: 50)
+        p.noteSnapshot(bytes: 100, installed: true)
+        XCTAssertEqual(p.logBytes, 0)
+        p.noteApplied(bytes: 99)
+        XCTAssertFalse(p.shouldTakeSnapshot())
+        p.noteApplied(bytes: 1)
+        XCTAssertTrue(p.shouldTakeSnapshot())
+    }
+}
