@@ -73,7 +73,7 @@ struct RunNode: AsyncParsableCommand {
     var logLevel: String = "info"
 
     @Option(help: "Size of the Raft log's segment files, MiB (closing one stalls the node briefly; bigger means rarer).")
-    var segmentSize: UInt32 = 16
+    var segmentSize: UInt32 = 8
 
     @Flag(inversion: .prefixedNo, help: "Compress snapshots with LZ4 (as dqlite does by default).")
     var snapshotCompression = true
