@@ -1,6 +1,5 @@
 import DqliteClient
 
-/// What one query type did during a run.
 /// One operation of a timeline: when it started (since the run's start) and how long it took.
 public struct TimedOperation: Sendable {
     public var startNs: UInt64
@@ -8,6 +7,7 @@ public struct TimedOperation: Sendable {
     public var isWrite: Bool
 }
 
+/// What one query type did during a run.
 public struct QueryReport: Sendable {
     public var latencies = LatencyStats()
     /// Failed operations by error class.

@@ -102,7 +102,8 @@ struct Worker {
     mutating func run(from start: ContinuousClock.Instant, until deadline: ContinuousClock.Instant) async {
         func keep(_ t0: ContinuousClock.Instant, _ latency: Duration, write: Bool) {
             guard options.keepTimeline else { return }
-            timeline.append(TimedOperation(startNs: Self.nanoseconds(t0 - start), latencyNs: Self.nanoseconds(latency), isWrite: write))
+            timeline.append(TimedOperation(startNs: LatencyStats.nanoseconds(t0 - start), latencyNs: LatencyStats.nanoseconds(latency),
+                                           isWrite: write))
         }
         while ContinuousClock.now < deadline {
             let read = options.workload == .kvread || (options.workload == .kvreadwrite && !keys.isEmpty && rng.next() & 1 == 0)
@@ -141,11 +142,6 @@ struct Worker {
                 }
             }
         }
-    }
-
-    static func nanoseconds(_ d: Duration) -> UInt64 {
-        let (s, atto) = d.components
-        return UInt64(max(0, s)) * 1_000_000_000 + UInt64(max(0, atto) / 1_000_000_000)
     }
 
     private static let letters = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ".utf8)

@@ -5,9 +5,12 @@ public struct LatencyStats: Sendable {
 
     public init() {}
 
-    public mutating func record(_ d: Duration) {
+    public mutating func record(_ d: Duration) { nanoseconds.append(Self.nanoseconds(d)) }
+
+    /// `d` in whole nanoseconds (negative durations count as 0).
+    static func nanoseconds(_ d: Duration) -> UInt64 {
         let (s, atto) = d.components
-        nanoseconds.append(UInt64(s) * 1_000_000_000 + UInt64(atto / 1_000_000_000))
+        return UInt64(max(0, s)) * 1_000_000_000 + UInt64(max(0, atto) / 1_000_000_000)
     }
 
     public mutating func merge(_ other: LatencyStats) { nanoseconds += other.nanoseconds }
