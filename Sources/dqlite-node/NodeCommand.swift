@@ -72,7 +72,7 @@ struct RunNode: AsyncParsableCommand {
     @Option(help: "Least important messages logged (standard error): trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
-    @Option(help: "Size of the Raft log's segment files, MiB (closing one stalls the node briefly; bigger means rarer).")
+    @Option(help: "Size of the Raft log's segment files, MiB (each new one is written with zeros first; smaller means smaller, more even disk bursts).")
     var segmentSize: UInt32 = 8
 
     @Flag(inversion: .prefixedNo, help: "Compress snapshots with LZ4 (as dqlite does by default).")
