@@ -108,8 +108,9 @@ public actor ProcessCluster {
         self.placement = placement
     }
 
-    /// Starts node `index` (again, after a kill): it rejoins with its data dir.
-    public func launch(_ index: Int) throws {
+    /// Starts node `index` (again, after a kill): it rejoins with its data dir. A swift node gets
+    /// `extraFlags` after the cluster's own, for a restart with other settings.
+    public func launch(_ index: Int, extraFlags: [String] = []) throws {
         let node = allNodes[index]
         var arguments: [String]
         switch kind {
@@ -117,7 +118,7 @@ public actor ProcessCluster {
             arguments = ["--api", node.apiAddress, "--db", node.address, "--dir", node.dir]
         case .swiftNode(_, let extra):
             arguments = ["--id", String(index + 1), "--address", node.address, "--dir", node.dir,
-                         "--election-timeout", "1000", "--heartbeat-timeout", "100"] + extra
+                         "--election-timeout", "1000", "--heartbeat-timeout", "100"] + extra + extraFlags
         }
         if index > 0 { arguments += ["--join", nodes[0].address] }
         let process = Process()

@@ -78,6 +78,9 @@ struct RunNode: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Compress snapshots with LZ4 (as dqlite does by default).")
     var snapshotCompression = true
 
+    @Flag(inversion: .prefixedNo, help: "Write the Raft log's FRAMES entries LZ4-compressed when smaller (ours: about 40% fewer log bytes; every node reads both). Off: C dqlite's entry bytes exactly.")
+    var logCompression = true
+
     @Option(help: "Milliseconds a leader waits for a follower to install a small snapshot before resending it; grows with the snapshot's size (0: four election timeouts, at least 2000).")
     var installSnapshotTimeout: UInt32 = 0
 
@@ -129,6 +132,7 @@ struct RunNode: AsyncParsableCommand {
         settings.unsafeAckBeforeCommit = unsafeAckBeforeCommit
         settings.segmentSizeMiB = segmentSize
         settings.snapshotCompression = snapshotCompression
+        settings.logCompression = logCompression
         settings.installSnapshotTimeoutMs = installSnapshotTimeout
         NodeLog.start(level: Logger.Level(rawValue: logLevel) ?? .info)
         settings.logger = NodeLog.logger

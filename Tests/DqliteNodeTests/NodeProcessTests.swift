@@ -107,6 +107,49 @@ final class NodeProcessTests: XCTestCase {
         }
     }
 
+    /// FRAMES entries go to the log LZ4-compressed by default; a node restarted with --no-log-compression
+    /// replays them and writes C dqlite's plain entries, and one restarted with the default replays both.
+    func testCompressedAndPlainLogEntriesReplayAfterRestarts() async throws {
+        let cluster = try await ProcessCluster.start(nodes: 1, kind: .swiftNode(executable: nodeBinary, arguments: ["--snapshot-threshold", "100000", "--snapshot-trailing", "100000"]))
+        addTeardownBlock { await cluster.stop() }
+        let dir = await cluster.directory(0)
+        func entryHeaders() throws -> (plain: Int, compressed: Int) {
+            var counts = (plain: 0, compressed: 0)
+            for name in try FileManager.default.contentsOfDirectory(atPath: dir) where name.hasPrefix("open-") || name.first?.isNumber == true {
+                let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/" + name)))
+                for i in 0..<max(0, bytes.count - 8) where bytes[i] == 1 && bytes[i + 2] == 0 && bytes[i + 3] == 0 && bytes[i + 4] == 0 && bytes[i + 7] == 0 {
+                    if bytes[i + 1] == 2 { counts.plain += 1 } else if bytes[i + 1] == 130 { counts.compressed += 1 }
+                }
+            }
+            return counts
+        }
+        func insert(_ range: Range<Int>) async throws {
+            let db = try await DqliteClient(addresses: cluster.addresses).open("demo")
+            for n in range { try await db.exec("INSERT INTO t VALUES (?, printf('%.2000c', 'z'))", [.integer(Int64(n))]) }
+        }
+        func rows() async throws -> [Value]? {
+            try await DqliteClient(addresses: cluster.addresses).open("demo").queryAll("SELECT count(*), sum(n), sum(length(v)) FROM t").rows.first
+        }
+        try await DqliteClient(addresses: cluster.addresses).open("demo").exec("CREATE TABLE t (n INTEGER, v TEXT)")
+        try await insert(0..<30)
+        await cluster.kill(0, signal: SIGTERM)
+        let first = try entryHeaders()
+        XCTAssertGreaterThanOrEqual(first.compressed, 30, "one compressed entry per insert at least")
+
+        try await cluster.launch(0, extraFlags: ["--no-log-compression"])
+        let replayed = try await rows()
+        XCTAssertEqual(replayed, [.integer(30), .integer(435), .integer(60_000)], "compressed entries replayed")
+        try await insert(30..<60)
+        await cluster.kill(0, signal: SIGTERM)
+        let second = try entryHeaders()
+        XCTAssertEqual(second.compressed, first.compressed, "nothing compressed with --no-log-compression")
+        XCTAssertGreaterThanOrEqual(second.plain, first.plain + 30, "plain entries, C dqlite's bytes")
+
+        try await cluster.launch(0)
+        let both = try await rows()
+        XCTAssertEqual(both, [.integer(60), .integer(1770), .integer(120_000)], "both kinds replayed")
+    }
+
     /// An entry bigger than a log segment goes into a segment of its own (C-Raft writes past the allocated
     /// size) and is read back after a restart: small segments do not limit transactions.
     func testAnEntryBiggerThanASegmentSurvivesARestart() async throws {

@@ -57,7 +57,7 @@ final class CommitBatcher {
         guard !engine.stopping else { return failAll(RAFT_SHUTDOWN) }
         let bytes: [UInt8]
         do {
-            bytes = try Command.frames(database: database, pages: Self.merge(members.map(\.polled.pages))).encoded()
+            bytes = try Command.frames(database: database, pages: Self.merge(members.map(\.polled.pages))).encoded(compressed: engine.logCompression)
         } catch {
             return failAll(RAFT_INVALID)
         }

@@ -47,6 +47,9 @@ public struct NodeSettings: Sendable {
     public var segmentSizeMiB: UInt32 = 8
     /// Compress snapshots with LZ4 (C-Raft's and dqlite's default; dqlite_node_set_snapshot_compression).
     public var snapshotCompression = true
+    /// Write FRAMES entries LZ4-compressed when that makes them smaller (a command type of ours, see
+    /// `Command.encoded(compressed:)`; every node reads both). Off: entries are C dqlite's bytes exactly.
+    public var logCompression = true
     /// How long a leader waits for a follower to answer an InstallSnapshot before sending it again, for a
     /// small snapshot; bigger ones get more (see `SnapshotInstallTimeout`). 0: four election timeouts, at
     /// least 2 s. C-Raft's default is 30 s: a follower killed while receiving a snapshot was then ignored
@@ -106,6 +109,8 @@ final class RaftEngine {
     var segmentSizeMiB: UInt32 = 8
     /// See `NodeSettings.snapshotCompression`.
     var snapshotCompression = true
+    /// See `NodeSettings.logCompression`.
+    var logCompression = true
     /// See `NodeSettings.unsafeAckBeforeCommit`.
     var unsafeAckBeforeCommit = false
     var busyTimeoutMs: UInt32 = 0
@@ -165,6 +170,7 @@ final class RaftEngine {
     func start(dir: String, bootstrap voters: [(UInt64, String)], settings: NodeSettings) throws(NodeError) {
         segmentSizeMiB = settings.segmentSizeMiB
         snapshotCompression = settings.snapshotCompression
+        logCompression = settings.logCompression
         logger = settings.logger
         onDiskFailure = settings.onDiskFailure
         try initialise(dir: dir)
