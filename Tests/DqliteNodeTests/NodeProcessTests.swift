@@ -208,6 +208,38 @@ final class NodeProcessTests: XCTestCase {
         }
     }
 
+    /// 1000 rows written in transactions of 10, each holding random() and randomblob() (evaluated once, on
+    /// the leader: followers get its pages), end byte-identical on all three nodes: every node's own DUMP,
+    /// checkpointed by plain SQLite into one file, is the same bytes.
+    func testAThousandRowsInTransactionsAreByteIdenticalOnEveryNode() async throws {
+        let cluster = try await startCluster()
+        let db = try await client(cluster.addresses).open("demo")
+        try await db.exec("CREATE TABLE k (n INTEGER PRIMARY KEY, r INTEGER, b BLOB)")
+        for t in 0..<100 {
+            try await db.exec("BEGIN")
+            for i in 0..<10 { try await db.exec("INSERT INTO k VALUES (?, random(), randomblob(40))", [.integer(Int64(t * 10 + i))]) }
+            try await db.exec("COMMIT")
+        }
+        var images: [String: [UInt8]] = [:]
+        for node in cluster.addresses {
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline {
+                if let peer = try? await client([node]).node(node), let files = try? await peer.dump(database: "demo") {
+                    peer.close()
+                    if try Self.countRows(files) == 1000 {
+                        images[node] = try Self.checkpointedImage(files)
+                        break
+                    }
+                }
+                try await Task.sleep(for: .milliseconds(200))
+            }
+        }
+        XCTAssertEqual(images.count, 3, "every node holds the 1000 rows: \(images.keys.sorted())")
+        let first = try XCTUnwrap(images.values.first)
+        XCTAssertGreaterThan(first.count, 1000 * 40)
+        for (node, image) in images { XCTAssertTrue(image == first, "\(node): \(image.count) bytes differ from another node's \(first.count)") }
+    }
+
     func testSigkillOfTheLeaderDuringWritesLosesNoAcknowledgedWrite() async throws {
         let cluster = try await startCluster()
         var config = ClientConfig()
@@ -334,6 +366,20 @@ final class NodeProcessTests: XCTestCase {
         XCTAssertEqual(rows, [[.integer(51)]])
         let members = try await client([survivor.address]).cluster()
         XCTAssertEqual(members.map(\.address), [survivor.address])
+    }
+
+    /// A DUMP's database as one file: written out, opened with plain SQLite, its WAL checkpointed into it.
+    static func checkpointedImage(_ files: [DumpFile]) throws -> [UInt8] {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("image-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for f in files { try Data(f.content).write(to: URL(fileURLWithPath: dir + "/" + f.name)) }
+        var db: OpaquePointer?
+        guard sqlite3_open_v2(dir + "/demo", &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else { return [] }
+        let rc = sqlite3_exec(db, "PRAGMA wal_checkpoint(TRUNCATE)", nil, nil, nil)
+        sqlite3_close(db)
+        XCTAssertEqual(rc, SQLITE_OK)
+        return [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir + "/demo")))
     }
 
     /// Opens a DUMP (main file + WAL) with plain SQLite, as the sqlite3 CLI would, and counts k's rows.
