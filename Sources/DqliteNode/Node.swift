@@ -79,6 +79,10 @@ public final class Node: @unchecked Sendable, GatewayHost {
                 node.listener.close()
                 throw error
             }
+            if settings.fastFailover {
+                node.engine.leaderWatch = LeaderWatch(engine: node.engine, heartbeatMs: settings.heartbeatTimeoutMs,
+                                                      electionTimeoutMs: settings.electionTimeoutMs)
+            }
         }
     }
 
@@ -202,6 +206,7 @@ public final class Node: @unchecked Sendable, GatewayHost {
         try? await loop.run { () throws(NodeError) in
             self.engine.stopping = true
             self.listener.close()
+            self.engine.leaderWatch?.close()
             self.engine.busyQueue?.close()
         }
         // Then let in-flight applies finish: C-Raft 0.15 crashes closing a leader with applies pending.

@@ -168,6 +168,11 @@ public actor ProcessCluster {
     /// The last lines of node `index`'s log (for telling a refusal to start from a crash).
     public func recentLog(_ index: Int) -> String { logTail(index) }
 
+    /// Everything node `index` has logged so far (its starts after kills included).
+    public func log(_ index: Int) -> String {
+        (try? String(contentsOfFile: root + "/node\(index + 1).log", encoding: .utf8)) ?? ""
+    }
+
     /// The index of the node the cluster reports as leader.
     public func leaderIndex(config: ClientConfig = ClientConfig()) async throws -> Int {
         let live = allNodes.filter { processes[$0.index] != nil }.map(\.address)

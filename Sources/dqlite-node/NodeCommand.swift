@@ -48,6 +48,9 @@ struct RunNode: AsyncParsableCommand {
     @Option(help: "Raft heartbeat timeout in milliseconds.")
     var heartbeatTimeout: UInt32 = 100
 
+    @Flag(inversion: .prefixedNo, help: "Elect a new leader as soon as the leader's host refuses connections (its process died), rather than after the election timeout. Off: Raft's timers alone, as dqlite.")
+    var fastFailover = true
+
     @Option(help: "Take a snapshot every this many entries.")
     var snapshotThreshold: UInt32 = 1024
 
@@ -122,6 +125,7 @@ struct RunNode: AsyncParsableCommand {
         var settings = NodeSettings()
         settings.electionTimeoutMs = electionTimeout
         settings.heartbeatTimeoutMs = heartbeatTimeout
+        settings.fastFailover = fastFailover
         settings.snapshotThreshold = snapshotThreshold
         settings.snapshotTrailing = snapshotTrailing
         settings.snapshotTrailingBytes = Int(snapshotTrailingMib) << 20

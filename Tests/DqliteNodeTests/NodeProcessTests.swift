@@ -272,6 +272,8 @@ final class NodeProcessTests: XCTestCase {
         XCTAssertTrue(Set(acknowledged).isSubset(of: present), "acknowledged writes missing: \(Set(acknowledged).subtracting(present).sorted())")
         XCTAssertGreaterThanOrEqual(acknowledged.count, 290)
         print("new leader reached \(recovered.map { "\($0)" } ?? "?") after SIGKILL (election timeout 1 s)")
+        // The issue's bound: the election timeout (1 s in these clusters) plus a second.
+        XCTAssertLessThan(try XCTUnwrap(recovered), .seconds(2), "the client reached the new leader within the election timeout plus a second")
 
         // The killed node restarts from its dir and catches up: its own copy (DUMP) holds every row.
         try await cluster.launch(killed)

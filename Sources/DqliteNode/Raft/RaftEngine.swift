@@ -11,9 +11,13 @@ import DqliteWire
 /// Settings of one node.
 public struct NodeSettings: Sendable {
     /// C dqlite uses 3000/500; a follower notices a dead leader after 1-2 election timeouts, so failover took
-    /// about 6 s. On a LAN 500/100 gives failover within 1.5 s (harness/failover.py).
+    /// about 6 s. On a LAN 500/100 gives failover within 1.5 s (harness/failover.py); when the leader's process
+    /// died, `LeaderWatch` does not wait for the timeout at all.
     public var electionTimeoutMs: UInt32 = 500
     public var heartbeatTimeoutMs: UInt32 = 100
+    /// Elect a new leader as soon as the leader's host refuses connections (its process died), instead of
+    /// after the election timeout (see `LeaderWatch`). Off: C-Raft's timers alone, as C dqlite.
+    public var fastFailover = true
     public var snapshotThreshold: UInt32 = 1024
     public var snapshotTrailing: UInt32 = 8192
     /// About how many bytes of entries the log keeps after a snapshot: fewer than `snapshotTrailing` entries
@@ -97,6 +101,8 @@ final class RaftEngine {
     let snapshotHandoff = Mutex<SnapshotView?>(nil)
     /// Applies waiting for their callbacks; raft_close must wait for them (reference P1).
     var inFlight = 0
+    /// Watches the leader this voter follows (see `LeaderWatch`); nil when fast failover is off.
+    var leaderWatch: LeaderWatch?
     /// Leadership confirmations for reads; nil with stale reads.
     var readConfirmation: ReadConfirmation?
     /// Writers waiting for a write lock, and how long they may wait.

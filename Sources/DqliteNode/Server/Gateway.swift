@@ -126,6 +126,7 @@ final class Gateway {
             // METADATA carries both (see TermProbes and ReadLease).
             guard engine.initialised else { return reply([.metadata(failureDomain: 0, weight: 0)]) }
             let sticky = ReadLease.followerStickiness(engine.raft, nowMs: uv_hrtime() / 1_000_000)
+            if sticky > 0, let fires = ReadLease.followerTimerFires(engine.raft) { engine.leaderWatch?.notePromise(until: fires) }
             reply([.metadata(failureDomain: engine.raft.pointee.current_term, weight: sticky)])
         case .connect:
             reply(failure(ErrorCode.dqliteParse, "unrecognized request type"))
