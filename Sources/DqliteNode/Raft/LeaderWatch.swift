@@ -131,8 +131,13 @@ final class LeaderWatch {
     /// Nothing listens at the address of leader `id` of `term`.
     private func leaderGone(_ id: UInt64, term: UInt64) {
         guard stillFollows(id, term: term) else { return }
-        engine.logger.info("leader \(id) refuses connections: its process is gone; electing a new one now")
-        if now >= promisedUntil { forget(id, term: term) } else { pending = (id, term) }
+        if now >= promisedUntil {
+            engine.logger.info("leader \(id) refuses connections: its process is gone; electing a new one now")
+            forget(id, term: term)
+        } else {
+            engine.logger.info("leader \(id) refuses connections: its process is gone; electing a new one in \(promisedUntil - now) ms, when this node's promise for a read lease runs out")
+            pending = (id, term)
+        }
     }
 
     private func stillFollows(_ id: UInt64, term: UInt64) -> Bool {
