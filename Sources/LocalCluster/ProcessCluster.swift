@@ -201,8 +201,7 @@ public actor ProcessCluster {
 
     /// The last lines of node `index`'s log, for errors (the log goes away with the cluster's files).
     private func logTail(_ index: Int) -> String {
-        let text = (try? String(contentsOfFile: root + "/node\(index + 1).log", encoding: .utf8)) ?? ""
-        let lines = text.split(separator: "\n").suffix(5)
+        let lines = log(index).split(separator: "\n").suffix(5)
         return lines.isEmpty ? "(empty log)" : lines.joined(separator: " | ")
     }
 

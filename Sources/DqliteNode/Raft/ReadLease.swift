@@ -84,15 +84,9 @@ struct ReadLease {
     /// follows a leader; 0 unless it is a follower with a known leader. `nowMs` must not run behind the
     /// clock C-Raft reads (uv_now lags behind uv_hrtime by up to a loop turn, which only shortens this).
     static func followerStickiness(_ raft: UnsafePointer<raft>, nowMs: UInt64) -> UInt64 {
-        guard let fires = followerTimerFires(raft) else { return 0 }
-        return fires > nowMs ? fires - nowMs : 0
-    }
-
-    /// On a voter following a known leader: when (C-Raft's clock, ms) its election timer fires. It refuses
-    /// votes until then, and keeps that promise even when it learns sooner that the leader died (`LeaderWatch`).
-    static func followerTimerFires(_ raft: UnsafePointer<raft>) -> UInt64? {
         let r = raft.pointee
-        guard r.state == UInt16(RAFT_FOLLOWER), r.follower_state.current_leader.id != 0 else { return nil }
-        return r.election_timer_start + UInt64(r.follower_state.randomized_election_timeout)
+        guard r.state == UInt16(RAFT_FOLLOWER), r.follower_state.current_leader.id != 0 else { return 0 }
+        let fires = r.election_timer_start + UInt64(r.follower_state.randomized_election_timeout)
+        return fires > nowMs ? fires - nowMs : 0
     }
 }

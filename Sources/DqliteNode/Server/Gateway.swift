@@ -125,8 +125,10 @@ final class Gateway {
             // before a read, asks each voter for its Raft term and how long it will still refuse votes;
             // METADATA carries both (see TermProbes and ReadLease).
             guard engine.initialised else { return reply([.metadata(failureDomain: 0, weight: 0)]) }
-            let sticky = ReadLease.followerStickiness(engine.raft, nowMs: uv_hrtime() / 1_000_000)
-            if sticky > 0, let fires = ReadLease.followerTimerFires(engine.raft) { engine.leaderWatch?.notePromise(until: fires) }
+            let nowMs = uv_hrtime() / 1_000_000
+            let sticky = ReadLease.followerStickiness(engine.raft, nowMs: nowMs)
+            // Kept even if this node learns sooner that its leader died (LeaderWatch): until its timer fires.
+            if sticky > 0 { engine.leaderWatch?.notePromise(until: nowMs + sticky) }
             reply([.metadata(failureDomain: engine.raft.pointee.current_term, weight: sticky)])
         case .connect:
             reply(failure(ErrorCode.dqliteParse, "unrecognized request type"))
