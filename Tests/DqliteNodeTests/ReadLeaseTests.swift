@@ -54,4 +54,10 @@ final class ReadLeaseTests: XCTestCase {
         r.state = UInt16(RAFT_CANDIDATE)
         XCTAssertEqual(ReadLease.followerStickiness(&r, nowMs: 10_300), 0)
     }
+
+    func testAVoterPromisesAtMostHalfAnElectionTimeout() {
+        XCTAssertEqual(ReadLease.promiseMs(stickinessMs: 1700, electionTimeoutMs: 1000), 500)
+        XCTAssertEqual(ReadLease.promiseMs(stickinessMs: 300, electionTimeoutMs: 1000), 300)
+        XCTAssertEqual(ReadLease.promiseMs(stickinessMs: 0, electionTimeoutMs: 1000), 0)
+    }
 }

@@ -40,9 +40,14 @@ final class LeaderWatch {
         self.electionTimeoutMs = UInt64(electionTimeoutMs)
         uv_timer_init(engine.loop.loop, timer)
         timer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        tick(in: self.heartbeatMs)
+    }
+
+    /// Ticks every heartbeat, the next one in `delay` ms.
+    private func tick(in delay: UInt64) {
         uv_timer_start(timer, { t in
             Unmanaged<LeaderWatch>.fromOpaque(t!.pointee.data).takeUnretainedValue().tick()
-        }, UInt64(heartbeatMs), UInt64(heartbeatMs))
+        }, delay, heartbeatMs)
     }
 
     private var now: UInt64 { uv_now(engine.loop.loop) }
@@ -137,6 +142,7 @@ final class LeaderWatch {
         } else {
             engine.logger.info("leader \(id) refuses connections: its process is gone; electing a new one in \(promisedUntil - now) ms, when this node's promise for a read lease runs out")
             pending = (id, term)
+            tick(in: promisedUntil - now)  // forgotten as soon as the promise runs out, for the voters' turns
         }
     }
 

@@ -6,8 +6,8 @@ import CRaft
 /// A leader's read lease: a span of time in which no other leader can be elected, so reads need no round of
 /// term probes (Raft thesis §6.4.1, with C-Raft's own rule as its ground). A C-Raft voter that follows a
 /// leader refuses every vote (pre-vote included) until its election timer fires, unless the vote is a
-/// leadership transfer's. A voter answering a term probe also says how long that is still away
-/// (`followerStickiness`); once voters that make a majority with the leader have said so, no leader of a
+/// leadership transfer's. A voter answering a term probe also promises a part of that time
+/// (`followerStickiness`, `promiseMs`); once voters that make a majority with the leader have said so, no leader of a
 /// later term can be elected before the earliest of those times has passed, measured from when the probes
 /// were sent. Not while a transfer or a configuration change is under way (`covers`), and a restarted
 /// node, which forgot whom it followed, waits out the longest lease before it starts Raft (see `Node.init`).
@@ -69,6 +69,14 @@ struct ReadLease {
         var t = timespec()
         clock_gettime(CLOCK_BOOTTIME, &t)
         return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
+    }
+
+    /// What a voter promises in its answer to a term probe: its stickiness, but at most half an election
+    /// timeout. The leader renews its lease more often (a round of probes every quarter of an election
+    /// timeout or so, under reads), and a voter that learns its leader died (`LeaderWatch`) keeps its word
+    /// for that long at most, instead of 1-2 election timeouts, before it may vote.
+    static func promiseMs(stickinessMs: UInt64, electionTimeoutMs: UInt32) -> UInt64 {
+        min(stickinessMs, UInt64(electionTimeoutMs / 2))
     }
 
     /// How long a restarted node waits before starting Raft: a voter's promise is at most its randomized

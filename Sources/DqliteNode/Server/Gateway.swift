@@ -126,7 +126,8 @@ final class Gateway {
             // METADATA carries both (see TermProbes and ReadLease).
             guard engine.initialised else { return reply([.metadata(failureDomain: 0, weight: 0)]) }
             let nowMs = uv_hrtime() / 1_000_000
-            let sticky = ReadLease.followerStickiness(engine.raft, nowMs: nowMs)
+            let sticky = ReadLease.promiseMs(stickinessMs: ReadLease.followerStickiness(engine.raft, nowMs: nowMs),
+                                             electionTimeoutMs: engine.raft.pointee.election_timeout)
             // Kept even if this node learns sooner that its leader died (LeaderWatch): until its timer fires.
             if sticky > 0 { engine.leaderWatch?.notePromise(until: nowMs + sticky) }
             reply([.metadata(failureDomain: engine.raft.pointee.current_term, weight: sticky)])
