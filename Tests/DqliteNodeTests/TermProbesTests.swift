@@ -22,15 +22,16 @@ final class TermProbesTests: XCTestCase {
         }
         XCTAssertGreaterThanOrEqual(term, 1)
         // A follower of a live leader refuses votes until its randomized election timeout (1000-2000 ms in
-        // these clusters) runs out without a heartbeat (one every 100 ms).
-        XCTAssertTrue((800...2000).contains(sticky), "\(sticky) ms")
+        // these clusters) runs out without a heartbeat (one every 100 ms), and promises half an election
+        // timeout of that at most (ReadLease.promiseMs).
+        XCTAssertTrue((400...500).contains(sticky), "\(sticky) ms")
 
         let probes = TermProbes(timeout: .seconds(2))
         defer { probes.close() }
         let peers = followers
         let current = await probes.confirm(term: term, peers: peers, needed: 1, slot: 0)
         XCTAssertTrue(current.confirmed, "voters in this term confirm it")
-        XCTAssertTrue((800...2000).contains(current.leaseMs), "a majority's promise: \(current.leaseMs) ms")
+        XCTAssertTrue((400...500).contains(current.leaseMs), "a majority's promise: \(current.leaseMs) ms")
         let older = await probes.confirm(term: term - 1, peers: peers, needed: 1, slot: 1)
         XCTAssertFalse(older.confirmed, "a leader of an older term is not confirmed: the voters have moved on")
         XCTAssertEqual(older.leaseMs, 0)
