@@ -79,8 +79,9 @@ struct ReadLease {
         min(stickinessMs, UInt64(electionTimeoutMs / 2))
     }
 
-    /// How long a restarted node waits before starting Raft: a voter's promise is at most its randomized
-    /// election timeout, below twice the configured one.
+    /// How long a restarted node waits before starting Raft: a voter's promise is at most half an election
+    /// timeout now (`promiseMs`), but a version before that promised up to its randomized election timeout,
+    /// below twice the configured one, and a node restarted into this version may have given such promises.
     static func restartDelayMs(electionTimeoutMs: UInt32) -> Int { 2 * Int(electionTimeoutMs) }
 
     /// Whether `dir` holds Raft state (C-Raft's metadata files): the node ran before.

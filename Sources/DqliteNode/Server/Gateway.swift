@@ -128,7 +128,8 @@ final class Gateway {
             let nowMs = uv_hrtime() / 1_000_000
             let sticky = ReadLease.promiseMs(stickinessMs: ReadLease.followerStickiness(engine.raft, nowMs: nowMs),
                                              electionTimeoutMs: engine.raft.pointee.election_timeout)
-            // Kept even if this node learns sooner that its leader died (LeaderWatch): until its timer fires.
+            // Kept even if this node learns sooner that its leader died (LeaderWatch): it neither forgets
+            // the leader nor stands for election before nowMs + sticky.
             if sticky > 0 { engine.leaderWatch?.notePromise(until: nowMs + sticky) }
             reply([.metadata(failureDomain: engine.raft.pointee.current_term, weight: sticky)])
         case .connect:
