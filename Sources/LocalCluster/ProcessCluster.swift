@@ -13,6 +13,8 @@ public actor ProcessCluster {
         case realDqlite
         /// Our dqlite-node at this path, with Raft timeouts short enough for tests.
         case swiftNode(executable: String, arguments: [String] = [])
+        /// Any program that serves dqlite's wire protocol, started from a template (`CommandTemplate`).
+        case command(CommandTemplate)
     }
 
     public struct Node: Sendable {
@@ -32,6 +34,8 @@ public actor ProcessCluster {
     public nonisolated let root: String
     public nonisolated var addresses: [String] { nodes.map(\.address) }
     private var processes: [Int: Process] = [:]
+    /// Each node's last command line (for errors that name it).
+    private var commandLines: [Int: String] = [:]
     private let executable: String
     public nonisolated let kind: Kind
     private let placement: Placement
@@ -41,7 +45,8 @@ public actor ProcessCluster {
     public struct Placement: Sendable {
         /// Node `index`'s dqlite address (host:port), asked once per node.
         public var address: @Sendable (Int) throws -> String
-        /// Prepended to the node's command line (e.g. `ip netns exec NS`); empty runs the node directly.
+        /// Prepended to the node's command line (e.g. `ip netns exec NS`); empty runs the node directly. A word
+        /// `{dir}` becomes the node's data dir.
         public var launcher: @Sendable (Int) -> [String]
         /// Runs on node `index`'s new, empty data dir before its first start (e.g. mounts a small tmpfs on it
         /// for full-disk faults; `stop` unmounts whatever is mounted under the cluster's root).
@@ -67,8 +72,12 @@ public actor ProcessCluster {
         let executable: String = switch kind {
         case .realDqlite: ProcessInfo.processInfo.environment["DQLITE_DEMO"] ?? "/usr/bin/dqlite-demo"
         case .swiftNode(let path, _): path
+        case .command(let template): resolveProgram(template.program) ?? template.program
         }
-        guard FileManager.default.isExecutableFile(atPath: executable) else { throw LocalClusterError.missingExecutable(executable) }
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            if case .command(let t) = kind { throw LocalClusterError.notReady("the command template's program \(t.program) is not an executable file or on PATH (template: \(t.text))") }
+            throw LocalClusterError.missingExecutable(executable)
+        }
         reapStaleClusters()
         let root = baseDirectory + "/" + UUID().uuidString
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -119,10 +128,15 @@ public actor ProcessCluster {
         case .swiftNode(_, let extra):
             arguments = ["--id", String(index + 1), "--address", node.address, "--dir", node.dir,
                          "--election-timeout", "1000", "--heartbeat-timeout", "100"] + extra + extraFlags
+        case .command(let template):
+            arguments = Array(template.render(index: index, address: node.address, dir: node.dir,
+                                              join: index > 0 ? nodes[0].address : nil).dropFirst())
         }
-        if index > 0 { arguments += ["--join", nodes[0].address] }
+        if index > 0, !isCommand { arguments += ["--join", nodes[0].address] }
         let process = Process()
-        let launcher = placement.launcher(index)
+        // A launcher word `{dir}` is the node's data dir (the disk-fault launcher's scope, whatever flag the
+        // program itself takes it with).
+        let launcher = placement.launcher(index).map { $0 == "{dir}" ? node.dir : $0 }
         process.executableURL = URL(fileURLWithPath: launcher.first ?? executable)
         process.arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [executable] + arguments
         let logPath = root + "/node\(index + 1).log"
@@ -132,7 +146,10 @@ public actor ProcessCluster {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
-        try process.run()
+        commandLines[index] = ([process.executableURL?.path ?? executable] + (process.arguments ?? [])).joined(separator: " ")
+        do { try process.run() } catch {
+            throw LocalClusterError.notReady("node \(index + 1) could not start (\(commandLine(index))): \(error)")
+        }
         processes[index] = process
         try recordPids()
     }
@@ -164,6 +181,14 @@ public actor ProcessCluster {
     public func pid(_ index: Int) -> Int32? { processes[index]?.processIdentifier }
 
     public func isRunning(_ index: Int) -> Bool { processes[index]?.isRunning ?? false }
+
+    /// The node program's file.
+    public var executablePath: String { executable }
+
+    /// Node `index`'s last command line (launcher included).
+    public func commandLine(_ index: Int) -> String { commandLines[index] ?? "(not started)" }
+
+    private var isCommand: Bool { if case .command = kind { true } else { false } }
 
     /// The last lines of node `index`'s log (for telling a refusal to start from a crash).
     public func recentLog(_ index: Int) -> String { logTail(index) }
@@ -213,7 +238,7 @@ public actor ProcessCluster {
         config.requestTimeout = .seconds(2)
         while ContinuousClock.now < deadline {
             if let p = processes[index], !p.isRunning {
-                throw LocalClusterError.notReady("node \(index + 1) exited (\(p.terminationStatus)): \(logTail(index))")
+                throw LocalClusterError.notReady("node \(index + 1) exited (\(p.terminationStatus)) at start; command: \(commandLine(index)); log: \(logTail(index))")
             }
             if let node = try? await NodeClient.connect(to: allNodes[index].address, config: config) {
                 node.close()
@@ -221,7 +246,7 @@ public actor ProcessCluster {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
-        throw LocalClusterError.notReady("node \(index + 1) did not listen within \(timeout)")
+        throw LocalClusterError.notReady("node \(index + 1) did not listen on \(allNodes[index].address) within \(timeout); command: \(commandLine(index)); log: \(logTail(index))")
     }
 
     private func waitUntilReady(timeout: Duration) async throws {
@@ -232,7 +257,7 @@ public actor ProcessCluster {
         var last = "no answer yet"
         while ContinuousClock.now < deadline {
             for (i, p) in processes where !p.isRunning {
-                throw LocalClusterError.notReady("node \(i + 1) exited (\(p.terminationStatus)): \(logTail(i))")
+                throw LocalClusterError.notReady("node \(i + 1) exited (\(p.terminationStatus)) at start; command: \(commandLine(i)); log: \(logTail(i))")
             }
             do {
                 // go-dqlite's app and our node both make three voters, then stand-bys (a joining node is a
@@ -242,18 +267,27 @@ public actor ProcessCluster {
                 let standBys = members.filter { $0.knownRole == .standBy }.count
                 if Set(members.map(\.address)) == Set(addresses) && voters == min(addresses.count, 3)
                     && standBys == addresses.count - voters { return }
+                // A user's program may manage roles its own way: every node a member, and a voter, will do.
+                if isCommand, Set(members.map(\.address)) == Set(addresses), voters > 0 { return }
                 last = "members: \(members.map { "\($0.address) \($0.knownRole?.description ?? "?")" })"
             } catch {
                 last = "\(error)"
             }
             try await Task.sleep(for: .milliseconds(200))
         }
-        throw LocalClusterError.notReady(last)
+        throw LocalClusterError.notReady("the nodes did not form a cluster within \(timeout): \(last); node 1 command: \(commandLine(0)); node 1 log: \(logTail(0))")
     }
 
     private func recordPids() throws {
         let pids = processes.values.map { String($0.processIdentifier) }.joined(separator: "\n")
         try pids.write(toFile: root + "/pids", atomically: true, encoding: .utf8)
+    }
+
+    /// `program` as given when it is a path, else the first executable of that name on PATH.
+    static func resolveProgram(_ program: String) -> String? {
+        if program.contains("/") { return program }
+        let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        return path.split(separator: ":").map { "\($0)/\(program)" }.first { FileManager.default.isExecutableFile(atPath: $0) }
     }
 
     /// Stops the nodes of clusters whose owning process has died (a crashed or killed test run), checking that
