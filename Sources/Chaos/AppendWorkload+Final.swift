@@ -11,7 +11,7 @@ extension AppendWorkload: ChaosWorkload {
         let reads = used.map { MicroOp.read(key: $0, result: nil) }
         await history.client(process: process, type: "invoke", f: "txn", value: Self.json(reads))
         do {
-            let c = try await client.open(Self.database)
+            let c = try await clients.shared.open(Self.database)
             defer { Task { await c.close() } }
             var lists: WorkloadState = [:]
             var done: [MicroOp] = []

@@ -73,7 +73,7 @@ struct AppendWorkload: Sendable {
     static let schema = "CREATE TABLE IF NOT EXISTS appends (id INTEGER PRIMARY KEY AUTOINCREMENT, k INTEGER NOT NULL, v INTEGER NOT NULL)"
 
     let spec: WorkloadSpec
-    let client: DqliteClient
+    let clients: WorkloadClients
     let history: HistoryWriter
     let keys: KeySpace
     let stats: WorkloadStats
@@ -84,20 +84,23 @@ struct AppendWorkload: Sendable {
         var process = index
         var connection: Connection?
         var pacer = Pacer(spec)
+        let role = spec.role(of: index)
+        let client = clients.client(index)
         while ContinuousClock.now < deadline {
             await pacer.wait()
             var ops: [MicroOp] = []
             let length = spec.txnLength[0] + Int(rng.next() % UInt64(spec.txnLength[1] - spec.txnLength[0] + 1))
             for _ in 0..<length {
-                let append = rng.next() & 1 == 0
+                let coin = rng.next() & 1 == 0
+                let append = role == .mixed ? coin : role == .write
                 let (k, e) = await keys.pick(rng.next(), append: append)
                 ops.append(append ? .append(key: k, element: e) : .read(key: k, result: nil))
             }
             await history.client(process: process, type: "invoke", f: "txn", value: Self.json(ops))
-            let outcome = await run(ops, on: &connection)
+            let outcome = await run(ops, on: &connection, client: client)
             switch outcome {
-            case .ok(let done):
-                await history.client(process: process, type: "ok", f: "txn", value: Self.json(done))
+            case .ok(let done, let node):
+                await history.client(process: process, type: "ok", f: "txn", value: Self.json(done), node: node)
                 await stats.acknowledge(done)
             case .fail(let message):
                 await history.client(process: process, type: "fail", f: "txn", value: Self.json(ops), error: message)
@@ -111,14 +114,15 @@ struct AppendWorkload: Sendable {
     }
 
     enum Outcome {
-        case ok([MicroOp]), fail(String), info(String)
+        /// The operations with their reads, and the node that served them.
+        case ok([MicroOp], String?), fail(String), info(String)
         var type: String {
             switch self { case .ok: "ok"; case .fail: "fail"; case .info: "info" }
         }
     }
 
     /// One transaction; any error drops the connection (a new one finds the leader again).
-    private func run(_ ops: [MicroOp], on connection: inout Connection?) async -> Outcome {
+    private func run(_ ops: [MicroOp], on connection: inout Connection?, client: DqliteClient) async -> Outcome {
         var committing = false
         do {
             let c: Connection
@@ -126,7 +130,8 @@ struct AppendWorkload: Sendable {
                 c = try await client.open(Self.database)
                 connection = c
             }
-            try await c.begin()
+            let appends = ops.contains { if case .append = $0 { true } else { false } }
+            if appends && spec.begin == .immediate { try await c.exec("BEGIN IMMEDIATE") } else { try await c.begin() }
             var done: [MicroOp] = []
             for op in ops {
                 switch op {
@@ -140,7 +145,7 @@ struct AppendWorkload: Sendable {
             }
             committing = true
             try await c.commit()
-            return .ok(done)
+            return .ok(done, await c.leaderAddress)
         } catch {
             await connection?.close()
             connection = nil

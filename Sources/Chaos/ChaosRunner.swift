@@ -23,9 +23,17 @@ public struct RunOptions: Sendable {
     public var scenarioDigest: String
     public var seed: UInt64
     public var outputDirectory: String
+    /// Our dqlite-node (target dqlite-node).
     public var nodeExecutable: String
+    /// Where the bed's helper programs are (the disk-fault launcher): next to dqlite-chaos.
+    public var toolsDirectory: String
     /// A recorded timeline to apply instead of planning one (`--replay`).
     public var replay: [PlannedFault]?
+    /// With `replay`: the run.json replayed, and what differs from it (reported and recorded).
+    public var replayOf: String?
+    public var replayDifferences: [String] = []
+    /// Extra words for the reproduce command (e.g. `--target real-dqlite`).
+    public var reproduceFlags: [String] = []
     /// Checks the history file (the Checker, linked by the executable).
     public var checkHistory: @Sendable (String) async -> HistoryVerdict
     /// Where the status lines go.
@@ -40,47 +48,10 @@ public struct RunOptions: Sendable {
         self.seed = seed
         self.outputDirectory = outputDirectory
         self.nodeExecutable = nodeExecutable
+        self.toolsDirectory = (nodeExecutable as NSString).deletingLastPathComponent
         self.replay = replay
         self.checkHistory = checkHistory
         self.say = say
-    }
-}
-
-public struct CheckOutcome: Codable, Sendable {
-    public var name: String
-    public var passed: Bool
-    public var detail: String
-}
-
-/// Everything run.json records: enough to understand the run and to replay its faults.
-public struct RunRecord: Codable, Sendable {
-    public var scenario: String
-    public var scenarioPath: String?
-    public var scenarioDigest: String
-    public var seed: UInt64
-    public var commit: String
-    public var expect: String
-    public var anomalies: [String]
-    public var plannedFaults: [PlannedFault]
-    public var appliedFaults: [AppliedFault]
-    public var checks: [CheckOutcome]
-    public var ok: Int, fail: Int, info: Int
-    public var crashes: [Int]
-    public var leaderChanged: Bool
-    /// netns or loopback, as resolved for this run.
-    /// (Optional: absent from the run.json of older builds, which --replay still reads.)
-    public var isolation: String?
-    /// Times a node stopped on a disk fault (fail-stop), and snapshots nodes installed or loaded at start
-    /// (from their logs): which faults actually bit.
-    public var failStops: Int?
-    public var snapshotRestores: Int?
-    public var verdict: String
-    public var reproduce: String
-
-    enum CodingKeys: String, CodingKey {
-        case scenario, scenarioPath = "scenario_path", scenarioDigest = "scenario_digest", seed, commit, expect, anomalies,
-             plannedFaults = "planned_faults", appliedFaults = "applied_faults", checks, ok, fail, info, crashes,
-             leaderChanged = "leader_changed", isolation, failStops = "fail_stops", snapshotRestores = "snapshot_restores", verdict, reproduce
     }
 }
 
@@ -92,6 +63,9 @@ public enum ChaosRunner {
         do {
             let record = try await runChecked(o)
             return (record, record.verdict == "pass" ? 0 : 1)
+        } catch ChaosError.refused(let why) {
+            o.say("refused: \(why)")
+            return (nil, 64)
         } catch {
             o.say("harness error: \(error)")
             return (nil, 2)
@@ -102,18 +76,19 @@ public enum ChaosRunner {
         let s = o.scenario
         try FileManager.default.createDirectory(atPath: o.outputDirectory, withIntermediateDirectories: true)
         let plan = o.replay ?? FaultPlan.make(s, seed: o.seed)
-        let reproduce = "dqlite-chaos run" + (o.scenarioPath.map { " \($0)" } ?? "") + " --seed \(o.seed)"
-        o.say("scenario \(s.name), seed \(o.seed), \(s.cluster.nodes) nodes, \(plan.count) faults planned, output \(o.outputDirectory)")
-
-        var extra = ["--election-timeout", String(s.cluster.electionTimeoutMs), "--heartbeat-timeout", String(s.cluster.heartbeatTimeoutMs),
-                     "--snapshot-threshold", String(s.cluster.snapshotThreshold), "--snapshot-trailing", String(s.cluster.snapshotTrailing)]
-        if s.cluster.staleReads { extra.append("--stale-reads") }
-        extra += s.cluster.nodeArgs
+        let reproduce = o.replayOf != nil ? "dqlite-chaos run --replay \(o.outputDirectory)/run.json"
+            : (["dqlite-chaos run"] + (o.scenarioPath.map { [$0] } ?? []) + ["--seed", String(o.seed)] + o.reproduceFlags).joined(separator: " ")
+        let target: ChaosTarget
+        do { target = try ChaosTarget.make(s.cluster, nodeExecutable: o.nodeExecutable) } catch { throw ChaosError.refused("\(error)") }
+        if let why = target.refusal(plan: plan, cluster: s.cluster) { throw ChaosError.refused(why) }
+        o.say("scenario \(s.name), seed \(o.seed), target \(target.kind.rawValue), \(s.cluster.nodes) nodes, \(plan.count) faults planned, output \(o.outputDirectory)")
+        for d in o.replayDifferences { o.say("replay: \(d)") }
+        for l in target.limits { o.say("target: \(l)") }
         let net = try RunNetwork.make(for: s, plan: plan)
         o.say(net.summary)
         let disk: DiskFaults?
         do {
-            disk = try DiskFaults.make(for: s, plan: plan, nodeExecutable: o.nodeExecutable, outputDirectory: o.outputDirectory)
+            disk = try DiskFaults.make(for: s, plan: plan, toolsDirectory: o.toolsDirectory, outputDirectory: o.outputDirectory)
         } catch {
             net.remove()
             throw error
@@ -124,11 +99,11 @@ public enum ChaosRunner {
         }
         let cluster: ProcessCluster
         do {
-            cluster = try await ProcessCluster.start(nodes: s.cluster.nodes, kind: .swiftNode(executable: o.nodeExecutable, arguments: extra),
+            cluster = try await ProcessCluster.start(nodes: s.cluster.nodes, kind: target.processKind,
                                                      placement: disk?.wrap(net.placement) ?? net.placement)
         } catch {
             net.remove()
-            throw error
+            throw ChaosError.harness("target \(target.kind.rawValue) did not start: \(error)")
         }
         // Ctrl-C or SIGTERM: the nodes (by the pids the cluster recorded) and their files go too.
         let root = cluster.root
@@ -147,8 +122,9 @@ public enum ChaosRunner {
             }
         }
         do {
-            let record = try await drive(o, plan: plan, cluster: cluster, network: net.nemesis(), disk: disk, isolation: net.isolation.rawValue, reproduce: reproduce)
-            collect(keepData: record.verdict != "pass" || record.checks.contains { !$0.passed })
+            let record = try await drive(o, plan: plan, cluster: cluster, target: target, network: net.nemesis(), disk: disk,
+                                         isolation: net.isolation.rawValue, reproduce: reproduce)
+            collect(keepData: record.verdict != "pass" || record.checksFailed)
             await cluster.stop()
             net.remove()
             return record
@@ -160,15 +136,11 @@ public enum ChaosRunner {
         }
     }
 
-    private static func drive(_ o: RunOptions, plan: [PlannedFault], cluster: ProcessCluster, network: NetworkNemesis?,
+    private static func drive(_ o: RunOptions, plan: [PlannedFault], cluster: ProcessCluster, target: ChaosTarget, network: NetworkNemesis?,
                               disk: DiskFaults?, isolation: String, reproduce: String) async throws -> RunRecord {
         let s = o.scenario
-        var config = ClientConfig()
-        config.requestTimeout = .milliseconds(s.workload.clientTimeoutMs)
-        config.leaderTimeout = .milliseconds(s.workload.clientTimeoutMs)
-        config.dialTimeout = .milliseconds(min(1000, s.workload.clientTimeoutMs))
-        config.retry.deadline = .milliseconds(s.workload.clientTimeoutMs)
-        let client = try DqliteClient(addresses: cluster.addresses, config: config)
+        let clients = try WorkloadClients(spec: s.workload, addresses: cluster.addresses)
+        let client = clients.shared
 
         let start = ContinuousClock.now
         let historyPath = o.outputDirectory + "/history.jsonl"
@@ -177,10 +149,10 @@ public enum ChaosRunner {
         let history = try HistoryWriter(path: historyPath, metadata: ["scenario": s.name, "seed": String(o.seed), "model": model.historyModel], start: start)
         let workload: any ChaosWorkload = switch model {
         case .listAppend:
-            AppendWorkload(spec: s.workload, client: client, history: history,
+            AppendWorkload(spec: s.workload, clients: clients, history: history,
                            keys: KeySpace(keys: s.workload.keys, maxWritesPerKey: s.workload.maxWritesPerKey), stats: stats)
-        case .set: SetWorkload(spec: s.workload, client: client, history: history, stats: stats)
-        case .register: RegisterWorkload(spec: s.workload, client: client, history: history, stats: stats)
+        case .set: SetWorkload(spec: s.workload, clients: clients, history: history, stats: stats)
+        case .register: RegisterWorkload(spec: s.workload, clients: clients, history: history, stats: stats)
         }
         try await retry(for: .seconds(30)) {
             let c = try await client.open(AppendWorkload.database)
@@ -188,7 +160,7 @@ public enum ChaosRunner {
             for statement in workload.schema { _ = try await c.exec(statement) }
             _ = try await c.exec("CREATE TABLE IF NOT EXISTS liveness (id INTEGER PRIMARY KEY, t INTEGER)")
         }
-        let nemesis = Nemesis(cluster: cluster, history: history, network: network, disk: disk)
+        let nemesis = Nemesis(cluster: cluster, history: history, target: target, network: network, disk: disk)
         let end = start + .seconds(s.durationS)
         let root = SeededRandom(seed: o.seed)
         var crashes: [Int] = []
@@ -240,7 +212,7 @@ public enum ChaosRunner {
         // Durability and convergence, from every node's own copy (its DUMP), given time to catch up.
         var lost: [String] = [], diverged: [String] = []
         let refused = await nemesis.refused
-        for (i, address) in await cluster.allAddresses.enumerated() where !refused.contains(i) {
+        for (i, address) in await cluster.allAddresses.enumerated() where !refused.contains(i) && target.canDump {
             var state: WorkloadState = [:]
             let deadline = ContinuousClock.now + .seconds(15)
             let scratch = o.outputDirectory + "/.dump-n\(i + 1)"
@@ -256,11 +228,17 @@ public enum ChaosRunner {
             if state != leaderState { diverged.append("n\(i + 1) differs from the leader's final reads") }
         }
         let durable = await workload.acknowledgedSummary()
-        checks.append(CheckOutcome(name: "durability", passed: lost.isEmpty,
-                                   detail: lost.isEmpty ? durable : lost.prefix(5).joined(separator: "; ")))
         let skipped = refused.isEmpty ? "" : " (n\(refused.map { String($0 + 1) }.sorted().joined(separator: ", n")) refused to start after damage at rest, with a clear error)"
-        checks.append(CheckOutcome(name: "convergence", passed: diverged.isEmpty,
-                                   detail: (diverged.isEmpty ? "every node holds what the final reads saw" : diverged.joined(separator: "; ")) + skipped))
+        if target.canDump {
+            checks.append(CheckOutcome(name: "durability", passed: lost.isEmpty,
+                                       detail: lost.isEmpty ? durable : lost.prefix(5).joined(separator: "; ")))
+            checks.append(CheckOutcome(name: "convergence", passed: diverged.isEmpty,
+                                       detail: (diverged.isEmpty ? "every node holds what the final reads saw" : diverged.joined(separator: "; ")) + skipped))
+        } else {
+            for name in ["durability", "convergence"] {
+                checks.append(CheckOutcome(name: name, passed: true, detail: "not checked: target \(target.kind.rawValue) does not answer DUMP (cluster.dump: false)", skipped: true))
+            }
+        }
 
         // The history, by the checker.
         let verdict = await o.checkHistory(historyPath)
@@ -272,13 +250,14 @@ public enum ChaosRunner {
         for i in 1...(await cluster.allAddresses.count) {
             let log = (try? String(contentsOfFile: "\(cluster.root)/node\(i).log", encoding: .utf8)) ?? ""
             snapshotRestores += log.components(separatedBy: "installed a snapshot").count - 1
-            if log.contains("Fatal error") || log.contains("Assertion") || log.contains("precondition") { fatal.append("n\(i)") }
+            if target.crashMarkers.contains(where: { log.contains($0) }) { fatal.append("n\(i)") }
         }
+        let markerNote = target.crashMarkers.isEmpty ? " (no crash log lines known for this target: only exits the nemesis did not cause count)" : ""
         checks.append(CheckOutcome(name: "crashes", passed: crashes.isEmpty && fatal.isEmpty,
-                                   detail: crashes.isEmpty && fatal.isEmpty ? "no node crashed"
-                                       : "crashed: \(crashes.map { "n\($0)" }) fatal log lines: \(fatal)"))
+                                   detail: (crashes.isEmpty && fatal.isEmpty ? "no node crashed"
+                                       : "crashed: \(crashes.map { "n\($0)" }) fatal log lines: \(fatal)") + markerNote))
 
-        let counted = checks.filter { c in s.checks.contains { $0.rawValue == c.name } }
+        let counted = checks.filter { c in c.skipped != true && s.checks.contains { $0.rawValue == c.name } }
         let allPassed = counted.allSatisfy(\.passed)
         let anomalyMatched = s.expectAnomalies.isEmpty || verdict.anomalies.contains { found in
             s.expectAnomalies.contains { found == $0 || found.hasPrefix($0 + "-") }
@@ -301,10 +280,21 @@ public enum ChaosRunner {
         record.isolation = isolation
         record.failStops = await nemesis.failStops
         record.snapshotRestores = snapshotRestores
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(record).write(to: URL(fileURLWithPath: o.outputDirectory + "/run.json"))
-        for c in checks { o.say("check \(c.name): \(c.passed ? "ok" : "FAILED")\(s.checks.contains { $0.rawValue == c.name } ? "" : " (not counted)") - \(c.detail)") }
+        record.scenarioSpec = s
+        record.target = target.kind.rawValue
+        record.program = target.program
+        record.programDigest = FileDigest.fnv64(path: await cluster.executablePath)
+        let skippedFaults = await nemesis.skipped
+        record.skippedFaults = skippedFaults.isEmpty ? nil : skippedFaults
+        record.targetLimits = target.limits.isEmpty ? nil : target.limits
+        record.replayOf = o.replayOf
+        record.replayDifferences = o.replayDifferences.isEmpty ? nil : o.replayDifferences
+        try record.write(to: o.outputDirectory + "/run.json")
+        for f in skippedFaults { o.say("fault skipped: \(f)") }
+        for c in checks {
+            let state = c.skipped == true ? "skipped" : c.passed ? "ok" : "FAILED"
+            o.say("check \(c.name): \(state)\(s.checks.contains { $0.rawValue == c.name } ? "" : " (not counted)") - \(c.detail)")
+        }
         o.say("sometimes: leader changed \(record.leaderChanged ? "yes" : "no"), info operations \(info), faults applied \(record.appliedFaults.count), snapshots installed or loaded \(snapshotRestores), stops on disk faults \(record.failStops ?? 0)")
         return record
     }

@@ -9,6 +9,29 @@ enum DiskDamage {
         var kind: String
     }
 
+    /// Where a node keeps its Raft files: `dir` itself (dqlite-node), or the folder below it that holds C-Raft's
+    /// metadata files (go-dqlite's dqlite-demo keeps them in `dir/<address>/`).
+    static func raftDirectory(under dir: String) -> String {
+        let fm = FileManager.default
+        func holdsRaft(_ d: String) -> Bool { fm.fileExists(atPath: d + "/metadata1") || fm.fileExists(atPath: d + "/metadata2") }
+        if holdsRaft(dir) { return dir }
+        var level = [dir]
+        for _ in 0..<3 {
+            var next: [String] = []
+            for d in level {
+                for name in ((try? fm.contentsOfDirectory(atPath: d)) ?? []).sorted() {
+                    var isDir: ObjCBool = false
+                    let path = d + "/" + name
+                    guard fm.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue else { continue }
+                    if holdsRaft(path) { return path }
+                    next.append(path)
+                }
+            }
+            level = next
+        }
+        return dir
+    }
+
     static func apply(dir: String, pick: Int) -> Done {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []
         let closed = names.filter { $0.range(of: #"^\d+-\d+$"#, options: .regularExpression) != nil }.sorted()

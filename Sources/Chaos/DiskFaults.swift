@@ -8,7 +8,8 @@ import LocalCluster
 /// `dqlite-disk-faults`, switched through one control file per node. Full disk: every data dir is a small
 /// tmpfs, which a balloon file fills.
 struct DiskFaults: Sendable {
-    /// The seccomp launcher (next to dqlite-node), when the scenario has `disk` faults.
+    /// The seccomp launcher (next to dqlite-chaos), when the scenario has `disk` faults. It wraps any target:
+    /// it finds the data dir in the program's `--dir` argument.
     let launcher: String?
     /// The directory of the launchers' control files.
     let controlDirectory: String
@@ -18,12 +19,12 @@ struct DiskFaults: Sendable {
     static let balloonName = "zz-full-disk-balloon"
 
     /// Nil when the scenario has neither kind of disk fault.
-    static func make(for s: Scenario, plan: [PlannedFault], nodeExecutable: String, outputDirectory: String) throws -> DiskFaults? {
+    static func make(for s: Scenario, plan: [PlannedFault], toolsDirectory: String, outputDirectory: String) throws -> DiskFaults? {
         let types = Set(plan.map(\.type))
         guard types.contains(.disk) || types.contains(.full) else { return nil }
         var launcher: String?
         if types.contains(.disk) {
-            let path = URL(fileURLWithPath: nodeExecutable).deletingLastPathComponent().appendingPathComponent("dqlite-disk-faults").path
+            let path = toolsDirectory + "/dqlite-disk-faults"
             guard FileManager.default.isExecutableFile(atPath: path) else {
                 throw ChaosError.harness("disk faults need the seccomp launcher \(path) (swift build --product dqlite-disk-faults)")
             }
@@ -45,7 +46,7 @@ struct DiskFaults: Sendable {
         var p = placement
         if let launcher {
             let base = placement.launcher
-            p.launcher = { i in base(i) + [launcher, "--control", control(i), "--"] }
+            p.launcher = { i in base(i) + [launcher, "--control", control(i), "--scope", "{dir}", "--"] }
         }
         if let bytes = tmpfsBytes {
             let base = placement.prepare

@@ -7,6 +7,7 @@ public enum FaultPlan {
         case .explicit: return scenario.faults.timeline
         case .random: break
         }
+        if scenario.faults.maxConcurrent > 1 { return overlapping(scenario, seed: seed) }
         var rng = SeededRandom(seed: seed).derived(0xFA17)
         let kinds = scenario.faults.kinds.filter { $0.weight > 0 }
         let total = kinds.reduce(0) { $0 + $1.weight }
@@ -29,5 +30,41 @@ public enum FaultPlan {
             t += duration + max(0.1, rng.uniform(scenario.faults.intervalS))
         }
         return plan
+    }
+
+    /// Random mode with `max_concurrent` above 1: faults start an interval apart whatever the others do, so
+    /// they overlap (a leader killed while partitioned, a node paused while another is down), with at most
+    /// `max_concurrent` in force and one network fault at a time. Which nodes they hit is decided when each
+    /// is applied: the nemesis keeps faults that hold a node on different nodes.
+    static func overlapping(_ scenario: Scenario, seed: UInt64) -> [PlannedFault] {
+        var rng = SeededRandom(seed: seed).derived(0xFA18)
+        let kinds = scenario.faults.kinds.filter { $0.weight > 0 }
+        let total = kinds.reduce(0) { $0 + $1.weight }
+        let limit = scenario.faults.maxConcurrent
+        var plan: [PlannedFault] = []
+        var t = rng.uniform(scenario.faults.intervalS)
+        while t < scenario.durationS {
+            var roll = Int(rng.next() % UInt64(total))
+            let kind = kinds.first { roll -= $0.weight; return roll < 0 }!
+            let duration = (rng.uniform(kind.forS) * 10).rounded() / 10
+            let target = kind.targets[Int(rng.next() % UInt64(kind.targets.count))]
+            let pick = Int(rng.next() % 1000)
+            var at = (t * 10).rounded() / 10
+            // Wait for room: fewer than `limit` in force, and no other network fault for a network one.
+            while true {
+                let active = plan.filter { $0.atS <= at && at < $0.atS + $0.forS }
+                let clash = active.count >= limit || (kind.type.needsNetns && active.contains { $0.type.needsNetns })
+                guard clash, let next = active.map({ $0.atS + $0.forS }).min() else { break }
+                at = ((next + 0.1) * 10).rounded() / 10
+            }
+            guard at + duration < scenario.durationS else { break }
+            var fault = PlannedFault(atS: at, type: kind.type, target: target, pick: pick, forS: duration)
+            if kind.type == .partition, !kind.shapes.isEmpty { fault.shape = kind.shapes[Int(rng.next() % UInt64(kind.shapes.count))] }
+            if kind.type == .delay || kind.type == .loss { fault.link = kind.link }
+            if kind.type == .disk { fault.error = kind.errors.isEmpty ? .eio : kind.errors[Int(rng.next() % UInt64(kind.errors.count))] }
+            plan.append(fault)
+            t = at + max(0.1, rng.uniform(scenario.faults.intervalS))
+        }
+        return plan.sorted { $0.atS < $1.atS }
     }
 }

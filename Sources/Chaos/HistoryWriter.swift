@@ -56,8 +56,11 @@ public actor HistoryWriter {
 }
 
 public enum ChaosError: Error, CustomStringConvertible {
+    /// The bed itself failed (exit 2).
     case harness(String)
+    /// The run cannot be made as asked (a fault the target cannot take, a bad template): exit 64.
+    case refused(String)
     public var description: String {
-        switch self { case .harness(let m): m }
+        switch self { case .harness(let m), .refused(let m): m }
     }
 }

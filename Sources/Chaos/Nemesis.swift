@@ -6,91 +6,130 @@ import Foundation
 import LocalCluster
 
 /// Applies a fault timeline to the cluster's processes, recording each fault as actually applied (which node,
-/// when) in the history and in the run's log of applied faults.
+/// when) in the history and in the run's log of applied faults. Each fault runs on its own: applied at its
+/// time, healed after its duration, so faults of a plan with `max_concurrent` above 1 overlap. Faults that
+/// hold a node (kill, stop, pause, member, corrupt, disk, full) never share one.
 actor Nemesis {
     let cluster: ProcessCluster
     let history: HistoryWriter
+    let target: ChaosTarget
     private(set) var applied: [AppliedFault] = []
-    /// Faults in force now, for the status line.
-    private(set) var current: [String] = []
-    private var paused: Set<Int> = []
+    /// Faults of the plan that could not be applied (no node to take them), with why.
+    private(set) var skipped: [String] = []
+    /// Faults in force, by their index in the plan.
+    private var active: [Int: ActiveFault] = [:]
     /// Nodes whose files were damaged (`corrupt`), and those of them that then refused to start.
     private var damaged: Set<Int> = []
     private(set) var refused: Set<Int> = []
-    private var down: Set<Int> = []
-    private var leaderChanges = 0
     /// Partitions, delay and loss (netns mode only).
     let network: NetworkNemesis?
     /// Disk errors and full disks (scenarios with `disk` or `full` faults only).
     let disk: DiskFaults?
-    private var diskErrors: [Int: DiskErrno] = [:]
-    private var fullDisks: Set<Int> = []
     /// Keeps each full disk full: what the node frees (closing a segment truncates its preallocated tail)
     /// is taken again every 50 ms.
     private var topUps: [Int: Task<Void, Never>] = [:]
-    /// Nodes that ever had a disk fault: they may stop on their own (fail-stop, exit 74), which is no crash.
+    /// Nodes that ever had a disk fault: they may stop on their own (fail-stop), which is no crash.
     private var diskFaulted: Set<Int> = []
+    /// Nodes that stopped on a disk fault still in force: they restart when it heals.
+    private var failStopped: Set<Int> = []
     /// How many times a node stopped on a disk fault.
     private(set) var failStops = 0
 
-    init(cluster: ProcessCluster, history: HistoryWriter, network: NetworkNemesis? = nil, disk: DiskFaults? = nil) {
+    /// A fault in force and how to end it.
+    struct ActiveFault: Sendable {
+        var id: Int
+        var type: FaultType
+        /// 0-based; the node it holds, or the one it centred on.
+        var node: Int
+        var status: String
+        var diskError: DiskErrno?
+    }
+
+    /// Faults in force now, for the status line.
+    var current: [String] { active.sorted { $0.key < $1.key }.map(\.value.status) }
+
+    init(cluster: ProcessCluster, history: HistoryWriter, target: ChaosTarget, network: NetworkNemesis? = nil, disk: DiskFaults? = nil) {
         self.cluster = cluster
         self.history = history
+        self.target = target
         self.network = network
         self.disk = disk
     }
 
     /// Runs `plan` (times relative to `start`); returns when its last fault has been healed.
     func run(_ plan: [PlannedFault], start: ContinuousClock.Instant) async {
-        for fault in plan {
-            try? await Task.sleep(until: start + .seconds(fault.atS), clock: .continuous)
-            await apply(fault, start: start)
-            try? await Task.sleep(for: .seconds(fault.forS))
-            await heal()
+        await withTaskGroup(of: Void.self) { group in
+            for (id, fault) in plan.enumerated() {
+                group.addTask {
+                    try? await Task.sleep(until: start + .seconds(fault.atS), clock: .continuous)
+                    guard let a = await self.apply(fault, id: id, start: start) else { return }
+                    try? await Task.sleep(for: .seconds(fault.forS))
+                    await self.heal(a)
+                }
+            }
         }
     }
 
-    private func apply(_ fault: PlannedFault, start: ContinuousClock.Instant) async {
+    /// Nodes held by a fault in force.
+    private var held: Set<Int> { Set(active.values.filter(\.type.holdsNode).map(\.node)) }
+
+    private func apply(_ fault: PlannedFault, id: Int, start: ContinuousClock.Instant) async -> ActiveFault? {
         let count = await cluster.allAddresses.count
         var live: [Int] = []
         for i in 0..<count where await cluster.isStarted(i) { live.append(i) }
         let leader = try? await cluster.leaderIndex(config: Self.quickConfig)
-        var candidates: [Int] = switch fault.target {
-        case .leader: leader.map { [$0] } ?? live
-        case .follower: live.filter { $0 != leader }
-        case .one: live
-        }
-        if fault.type == .member { candidates.removeAll { $0 == 0 } }
-        guard !candidates.isEmpty else { return }
-        let node = candidates[fault.pick % candidates.count]
-        var net: NetworkNemesis.Applied?
-        switch fault.type {
-        case .kill: await cluster.kill(node, signal: SIGKILL); down.insert(node)
-        case .stop: await cluster.kill(node, signal: SIGTERM); down.insert(node)
-        case .pause: await cluster.signal(node, SIGSTOP); paused.insert(node)
-        case .transfer:
-            guard let leader, let to = await transferTarget(from: leader, pick: fault.pick) else {
-                await history.nemesis("start", fault: "transfer-failed", detail: #"{"node":\#(node + 1),"error":"no leader or no other voter"}"#)
-                return
+        var candidates: [Int]
+        if let n = fault.node {
+            candidates = [n - 1]
+        } else {
+            candidates = switch fault.target {
+            case .leader: leader.map { [$0] } ?? live
+            case .follower: live.filter { $0 != leader }
+            case .one: live
             }
-            let ok = await viaLeader { c throws(DqliteError) in try await c.transfer(to: UInt64(to + 1)) }
-            net = NetworkNemesis.Applied(detail: #"{"from":\#(leader + 1),"to":\#(to + 1),"done":\#(ok)}"#,
-                                         status: "transfer n\(leader + 1) -> n\(to + 1)")
+            if fault.type == .member { candidates.removeAll { $0 == 0 } }
+            if fault.type.holdsNode { candidates.removeAll { held.contains($0) } }
+        }
+        if fault.type.needsNetns, active.values.contains(where: { $0.type.needsNetns }) { candidates = [] }
+        guard let node = candidates.isEmpty ? nil : candidates[fault.pick % candidates.count],
+              !(fault.type.holdsNode && held.contains(node)), node < count else {
+            let why = fault.type.needsNetns ? "another network fault is in force" : "no node can take it (targets \(fault.node.map { "n\($0)" } ?? fault.target.rawValue), held: \(held.sorted().map { "n\($0 + 1)" }))"
+            await skip(fault, id: id, why)
+            return nil
+        }
+        var net: NetworkNemesis.Applied?
+        var to: Int?
+        switch fault.type {
+        case .kill:
+            await cluster.kill(node, signal: SIGKILL)
+        case .stop:
+            await cluster.kill(node, signal: SIGTERM)
+        case .pause:
+            await cluster.signal(node, SIGSTOP)
+        case .transfer:
+            guard let leader, let dest = await transferTarget(from: leader, to: fault.to.map { $0 - 1 }, pick: fault.pick),
+                  let destID = await memberID(dest) else {
+                await skip(fault, id: id, "no leader or no other voter to hand leadership to")
+                return nil
+            }
+            to = dest
+            let ok = await viaLeader { c throws(DqliteError) in try await c.transfer(to: destID) }
+            net = NetworkNemesis.Applied(detail: #"{"from":\#(leader + 1),"to":\#(dest + 1),"done":\#(ok)}"#,
+                                         status: "transfer n\(leader + 1) -> n\(dest + 1)")
         case .member:
-            let removed = await viaLeader { c throws(DqliteError) in try await c.remove(id: UInt64(node + 1)) }
+            var removed = false
+            if let id = await memberID(node) { removed = await viaLeader { c throws(DqliteError) in try await c.remove(id: id) } }
             await cluster.kill(node, signal: SIGKILL)
             let dir = await cluster.directory(node)
             for entry in (try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? [] {
                 try? FileManager.default.removeItem(atPath: dir + "/" + entry)
             }
-            down.insert(node)
             net = NetworkNemesis.Applied(detail: #"{"node":\#(node + 1),"removed":\#(removed),"wiped":true,"for_s":\#(fault.forS)}"#,
                                          status: "member n\(node + 1) removed and wiped")
         case .corrupt:
             await cluster.kill(node, signal: SIGKILL)
-            down.insert(node)
             damaged.insert(node)
-            let damage = DiskDamage.apply(dir: await cluster.directory(node), pick: fault.pick)
+            let damage = DiskDamage.apply(dir: DiskDamage.raftDirectory(under: await cluster.directory(node)), pick: fault.pick)
             net = NetworkNemesis.Applied(detail: #"{"node":\#(node + 1),"file":\#(HistoryWriter.quote(damage.file)),"damage":"\#(damage.kind)","for_s":\#(fault.forS)}"#,
                                          status: "corrupt n\(node + 1): \(damage.kind) \(damage.file)")
         case .disk:
@@ -99,17 +138,16 @@ actor Nemesis {
                 guard let disk, disk.launcher != nil else { throw ChaosError.harness("no disk-fault launcher") }
                 try disk.set(node, error)
             } catch {
-                await history.nemesis("start", fault: "disk-failed", detail: #"{"node":\#(node + 1),"error":\#(HistoryWriter.quote("\(error)"))}"#)
-                return
+                await skip(fault, id: id, "\(error)")
+                return nil
             }
-            diskErrors[node] = error
             diskFaulted.insert(node)
             net = NetworkNemesis.Applied(detail: #"{"node":\#(node + 1),"error":"\#(error.rawValue)","for_s":\#(fault.forS)}"#,
                                          status: "disk \(error.rawValue) n\(node + 1)")
         case .full:
             guard let disk, disk.tmpfsBytes != nil else {
-                await history.nemesis("start", fault: "full-failed", detail: #"{"node":\#(node + 1),"error":"no tmpfs data dirs"}"#)
-                return
+                await skip(fault, id: id, "no tmpfs data dirs")
+                return nil
             }
             let dir = await cluster.directory(node)
             let bytes = disk.fill(dir)
@@ -119,7 +157,6 @@ actor Nemesis {
                     _ = disk.fill(dir)
                 }
             }
-            fullDisks.insert(node)
             diskFaulted.insert(node)
             net = NetworkNemesis.Applied(detail: #"{"node":\#(node + 1),"balloon_bytes":\#(bytes),"for_s":\#(fault.forS)}"#,
                                          status: "full n\(node + 1) (+\(bytes >> 20) MiB)")
@@ -128,24 +165,56 @@ actor Nemesis {
                 guard let network else { throw ChaosError.harness("\(fault.type.rawValue) needs isolation: netns") }
                 net = try await network.apply(fault, center: node, leader: leader)
             } catch {
-                await history.nemesis("start", fault: "\(fault.type.rawValue)-failed", detail: #"{"node":\#(node + 1),"error":\#(HistoryWriter.quote("\(error)"))}"#)
-                return
+                await skip(fault, id: id, "\(error)")
+                return nil
             }
         }
         let wasLeader = node == leader
         let detail = net?.detail ?? #"{"node":\#(node + 1),"leader":\#(wasLeader),"for_s":\#(fault.forS)}"#
-        await history.nemesis("start", fault: fault.type.rawValue, detail: detail)
+        await history.nemesis("start", fault: fault.type.rawValue, detail: Self.withID(detail, id))
         let at = (ContinuousClock.now - start)
-        applied.append(AppliedFault(atS: Double(at.components.seconds) + Double(at.components.attoseconds) / 1e18,
-                                    type: fault.type, node: node + 1, wasLeader: wasLeader, forS: fault.forS,
-                                    shape: net?.shape, groups: net?.groups, link: net?.link))
-        current = [net?.status ?? "\(fault.type.rawValue) n\(node + 1)\(wasLeader ? " (leader)" : "")"]
+        var record = AppliedFault(atS: Double(at.components.seconds) + Double(at.components.attoseconds) / 1e18,
+                                  type: fault.type, node: node + 1, wasLeader: wasLeader, forS: fault.forS,
+                                  shape: net?.shape, groups: net?.groups, link: net?.link)
+        record.pick = fault.pick
+        record.to = to.map { $0 + 1 }
+        record.error = fault.type == .disk ? (fault.error ?? .eio) : nil
+        applied.append(record)
+        let a = ActiveFault(id: id, type: fault.type, node: node,
+                            status: net?.status ?? "\(fault.type.rawValue) n\(node + 1)\(wasLeader ? " (leader)" : "")",
+                            diskError: record.error)
+        active[id] = a
+        return a
     }
 
-    /// A voter other than `leader`, chosen by `pick` among them in id order.
-    private func transferTarget(from leader: Int, pick: Int) async -> Int? {
+    /// A fault of the plan that found no node to take it: said in the history and in run.json, not dropped.
+    private func skip(_ fault: PlannedFault, id: Int, _ why: String) async {
+        skipped.append("\(fault.type.rawValue) at \(fault.atS) s: \(why)")
+        await history.nemesis("start", fault: "\(fault.type.rawValue)-skipped",
+                              detail: #"{"id":\#(id),"reason":\#(HistoryWriter.quote(why))}"#)
+    }
+
+    /// `{"id":N,...}`: the id pairs a fault's start and stop lines (faults of one kind may overlap).
+    static func withID(_ detail: String, _ id: Int) -> String {
+        guard detail.hasPrefix("{") else { return detail }
+        return #"{"id":\#(id)"# + (detail == "{}" ? "}" : "," + detail.dropFirst())
+    }
+
+    /// The member id of node `index` (go-dqlite's app picks its own ids: found by address).
+    private func memberID(_ index: Int) async -> UInt64? {
+        if target.kind == .dqliteNode { return UInt64(index + 1) }
+        let address = await cluster.allAddresses[index]
         guard let members = try? await DqliteClient(addresses: await cluster.allAddresses, config: Self.quickConfig).cluster() else { return nil }
-        let voters = members.filter { $0.knownRole == .voter && Int($0.id) - 1 != leader }.map { Int($0.id) - 1 }.sorted()
+        return members.first { $0.address == address }?.id
+    }
+
+    /// A voter other than `leader`: `to` when it is one, else chosen by `pick` among them in node order.
+    private func transferTarget(from leader: Int, to: Int?, pick: Int) async -> Int? {
+        let addresses = await cluster.allAddresses
+        guard let members = try? await DqliteClient(addresses: addresses, config: Self.quickConfig).cluster() else { return nil }
+        let voters = members.filter { $0.knownRole == .voter }.compactMap { m in addresses.firstIndex(of: m.address) }
+            .filter { $0 != leader }.sorted()
+        if let to { return voters.contains(to) ? to : nil }
         return voters.isEmpty ? nil : voters[pick % voters.count]
     }
 
@@ -165,54 +234,67 @@ actor Nemesis {
         }
     }
 
-    /// Ends every fault in force: killed and stopped nodes restart with their data, paused ones resume.
-    func heal() async {
-        if let network, let ended = await network.heal() {
-            await history.nemesis("stop", fault: ended.fault, detail: ended.detail)
-        }
-        // Disks first, so nodes that stopped on them restart below (or at the next reap) on a working disk.
-        for (node, error) in diskErrors.sorted(by: { $0.key < $1.key }) {
+    /// Ends fault `a`: a killed, stopped, wiped or damaged node starts again with its dir, a paused one
+    /// resumes, a disk works again (and a node that stopped on it restarts), the network heals.
+    private func heal(_ a: ActiveFault) async {
+        guard active.removeValue(forKey: a.id) != nil else { return }
+        let node = a.node
+        var detail = #"{"id":\#(a.id),"node":\#(node + 1)}"#
+        switch a.type {
+        case .kill, .stop, .member, .corrupt:
+            if refused.contains(node) {
+                detail = #"{"id":\#(a.id),"node":\#(node + 1),"restarted":false,"why":"refused to start"}"#
+            } else {
+                do {
+                    try await cluster.launch(node)
+                    detail = #"{"id":\#(a.id),"node":\#(node + 1),"restarted":true}"#
+                } catch {
+                    detail = #"{"id":\#(a.id),"node":\#(node + 1),"restarted":false,"error":\#(HistoryWriter.quote("\(error)"))}"#
+                }
+            }
+        case .pause:
+            await cluster.signal(node, SIGCONT)
+        case .disk:
             try? disk?.set(node, nil)
             let failed = disk?.injected(node) ?? 0
-            await history.nemesis("stop", fault: "disk", detail: #"{"node":\#(node + 1),"error":"\#(error.rawValue)","failed_calls":\#(failed)}"#)
-        }
-        for node in fullDisks.sorted() {
+            detail = #"{"id":\#(a.id),"node":\#(node + 1),"error":"\#((a.diskError ?? .eio).rawValue)","failed_calls":\#(failed)}"#
+            await restartFailStopped(node)
+        case .full:
             if let task = topUps.removeValue(forKey: node) {
                 task.cancel()
                 await task.value
             }
             disk?.drain(await cluster.directory(node))
-            await history.nemesis("stop", fault: "full", detail: #"{"node":\#(node + 1)}"#)
+            await restartFailStopped(node)
+        case .partition, .delay, .loss:
+            if let network, let ended = await network.heal() { detail = Self.withID(ended.detail, a.id) }
+        case .transfer:
+            detail = #"{"id":\#(a.id)}"#
         }
-        diskErrors.removeAll()
-        fullDisks.removeAll()
-        for node in paused.sorted() {
-            await cluster.signal(node, SIGCONT)
-            await history.nemesis("stop", fault: "pause", detail: #"{"node":\#(node + 1)}"#)
-        }
-        for node in down.sorted() {
-            do {
-                try await cluster.launch(node)
-                await history.nemesis("stop", fault: "restart", detail: #"{"node":\#(node + 1)}"#)
-            } catch {
-                await history.nemesis("stop", fault: "restart-failed", detail: #"{"node":\#(node + 1)}"#)
-            }
-        }
-        paused.removeAll()
-        down.removeAll()
-        current = []
+        await history.nemesis("stop", fault: a.type.rawValue, detail: detail)
+    }
+
+    private func restartFailStopped(_ node: Int) async {
+        guard failStopped.remove(node) != nil else { return }
+        try? await cluster.launch(node)
+    }
+
+    /// Ends every fault still in force (the plan's tasks heal their own; this is for the end of the run).
+    func heal() async {
+        for a in active.values.sorted(by: { $0.id < $1.id }) { await heal(a) }
     }
 
     /// Nodes that died without the nemesis killing them (a crash), restarted so the run goes on.
     func reapCrashes() async -> [Int] {
         var crashed: [Int] = []
         let count = await cluster.allAddresses.count
-        for i in 0..<count where !down.contains(i) && !refused.contains(i) {
+        let downOnPurpose = Set(active.values.filter { [.kill, .stop, .member, .corrupt].contains($0.type) }.map(\.node))
+        for i in 0..<count where !downOnPurpose.contains(i) && !refused.contains(i) && !failStopped.contains(i) {
             guard await cluster.isStarted(i), !(await cluster.isRunning(i)) else { continue }
             // A node whose data was damaged on purpose may refuse to start, with a clear error: that is
             // allowed (it must not serve wrong data); it stays down and the run goes on without it.
             let log = await cluster.recentLog(i)
-            if damaged.contains(i), log.contains("cannot start node") {
+            if damaged.contains(i), target.refusalMarker.map({ log.contains($0) }) ?? true {
                 refused.insert(i)
                 await history.nemesis("start", fault: "refused-to-start", detail: #"{"node":\#(i + 1),"log":\#(HistoryWriter.quote(log))}"#)
                 await cluster.kill(i)
@@ -220,19 +302,20 @@ actor Nemesis {
             }
             // A node stops on its own at the first failed disk write (fail-stop): expected under a disk fault.
             // It restarts when the fault ends (now, if it already has).
-            if diskFaulted.contains(i), log.contains("disk failure:") {
+            if diskFaulted.contains(i), target.failStopMarker.map({ log.contains($0) }) ?? true {
                 failStops += 1
                 await history.nemesis("start", fault: "fail-stop", detail: #"{"node":\#(i + 1),"log":\#(HistoryWriter.quote(log))}"#)
                 await cluster.kill(i)
-                if diskErrors[i] != nil || fullDisks.contains(i) {
-                    down.insert(i)
+                let stillFaulted = active.values.contains { ($0.type == .disk || $0.type == .full) && $0.node == i }
+                if stillFaulted {
+                    failStopped.insert(i)
                 } else {
                     try? await cluster.launch(i)
                 }
                 continue
             }
             crashed.append(i + 1)
-            await history.nemesis("start", fault: "crash", detail: #"{"node":\#(i + 1)}"#)
+            await history.nemesis("start", fault: "crash", detail: #"{"node":\#(i + 1),"log":\#(HistoryWriter.quote(log))}"#)
             await cluster.kill(i)
             try? await cluster.launch(i)
         }
@@ -249,10 +332,11 @@ actor Nemesis {
     }
 }
 
-/// A fault as it was applied.
-public struct AppliedFault: Codable, Sendable {
+/// A fault as it was applied: concrete enough to apply again exactly (`--replay`).
+public struct AppliedFault: Codable, Sendable, Equatable {
     public var atS: Double
     public var type: FaultType
+    /// 1-based: the node it hit (transfer: the leader it moved from).
     public var node: Int
     public var wasLeader: Bool
     public var forS: Double
@@ -260,8 +344,36 @@ public struct AppliedFault: Codable, Sendable {
     public var shape: PartitionShape?
     public var groups: [[Int]]?
     public var link: LinkFault?
+    /// The plan's pick (orders a partition's other nodes, chooses the damage of `corrupt`).
+    public var pick: Int?
+    /// Transfer: the voter that got leadership (1-based).
+    public var to: Int?
+    /// Disk: the error returned.
+    public var error: DiskErrno?
+
+    public init(atS: Double, type: FaultType, node: Int, wasLeader: Bool, forS: Double,
+                shape: PartitionShape? = nil, groups: [[Int]]? = nil, link: LinkFault? = nil) {
+        self.atS = atS
+        self.type = type
+        self.node = node
+        self.wasLeader = wasLeader
+        self.forS = forS
+        self.shape = shape
+        self.groups = groups
+        self.link = link
+    }
+
+    /// The same fault as a timeline entry that names its node: what a replay applies.
+    public var replayable: PlannedFault {
+        var f = PlannedFault(atS: (atS * 1000).rounded() / 1000, type: type, target: wasLeader ? .leader : .one, pick: pick ?? 0,
+                             forS: forS, shape: shape, link: link)
+        f.node = type == .transfer ? nil : node
+        f.to = to
+        f.error = error
+        return f
+    }
 
     enum CodingKeys: String, CodingKey {
-        case atS = "at_s", type, node, wasLeader = "was_leader", forS = "for_s", shape, groups, link
+        case atS = "at_s", type, node, wasLeader = "was_leader", forS = "for_s", shape, groups, link, pick, to, error
     }
 }

@@ -5,7 +5,7 @@ import DqliteClient
 /// per key.
 struct RegisterWorkload: ChaosWorkload {
     let spec: WorkloadSpec
-    let client: DqliteClient
+    let clients: WorkloadClients
     let history: HistoryWriter
     let stats: WorkloadStats
 
@@ -31,10 +31,14 @@ struct RegisterWorkload: ChaosWorkload {
         var process = index
         var connection: Connection?
         var pacer = Pacer(spec)
+        let role = spec.role(of: index)
+        let client = clients.client(index)
         while ContinuousClock.now < deadline {
             await pacer.wait()
             let key = Int64(rng.next() % UInt64(spec.keys))
-            let op: Op = switch rng.next() % 3 {
+            let draw = rng.next() % 3
+            let kind = role == .read ? 0 : role == .write ? 1 + draw % 2 : draw
+            let op: Op = switch kind {
             case 0: .read
             case 1: .write(Int64(rng.next() % Self.values))
             default: .cas(Int64(rng.next() % Self.values), Int64(rng.next() % Self.values))
@@ -87,7 +91,7 @@ struct RegisterWorkload: ChaosWorkload {
     /// One read per key, in turn, by the same process.
     func finalRead(process: Int) async -> WorkloadState? {
         do {
-            let c = try await client.open(AppendWorkload.database)
+            let c = try await clients.shared.open(AppendWorkload.database)
             defer { Task { await c.close() } }
             var state: WorkloadState = [:]
             for key in 0..<Int64(spec.keys) {

@@ -1,6 +1,6 @@
 /// A chaos scenario, as written in a YAML file under Scenarios/ (schema in the README). Every field has a
 /// default, so a scenario names only what it changes.
-public struct Scenario: Encodable, Sendable, Equatable {
+public struct Scenario: Codable, Sendable, Equatable {
     public var name = "default"
     /// smoke (every CI run), nightly or soak.
     public var tier = Tier.smoke
@@ -31,7 +31,17 @@ public struct Scenario: Encodable, Sendable, Equatable {
     }
 }
 
-public struct ClusterSpec: Encodable, Sendable, Equatable {
+public struct ClusterSpec: Codable, Sendable, Equatable {
+    /// The program under test (see `TargetKind`); `command` takes `command` as its template.
+    public var target = TargetKind.dqliteNode
+    /// `target: command`: the command line that starts node `{id}` (placeholders in `CommandTemplate`).
+    public var command: String?
+    /// `target: command`: whether the program answers DUMP (durability and convergence read each node's copy
+    /// through it; without, those two checks are skipped and the report says so).
+    public var dump = true
+    /// `target: command`: log lines that mean the program crashed (e.g. "panic:"); none given, only exits the
+    /// nemesis did not cause count as crashes, and the report says so.
+    public var crashMarkers: [String] = []
     public var nodes = 3
     public var electionTimeoutMs = 1000
     public var heartbeatTimeoutMs = 100
@@ -52,13 +62,13 @@ public struct ClusterSpec: Encodable, Sendable, Equatable {
     public enum Isolation: String, Codable, Sendable, CaseIterable { case netns, loopback }
 
     enum CodingKeys: String, CodingKey {
-        case nodes, electionTimeoutMs = "election_timeout_ms", heartbeatTimeoutMs = "heartbeat_timeout_ms",
+        case target, command, dump, crashMarkers = "crash_markers", nodes, electionTimeoutMs = "election_timeout_ms", heartbeatTimeoutMs = "heartbeat_timeout_ms",
              snapshotThreshold = "snapshot_threshold", snapshotTrailing = "snapshot_trailing",
              staleReads = "stale_reads", nodeArgs = "node_args", isolation, tmpfsMiB = "tmpfs_mib"
     }
 }
 
-public struct WorkloadSpec: Encodable, Sendable, Equatable {
+public struct WorkloadSpec: Codable, Sendable, Equatable {
     /// list-append (transactions of inserts and reads), set (unique inserts, whole-set reads) or register
     /// (read, write and compare-and-set of per-key registers).
     public var model = "list-append"
@@ -77,18 +87,48 @@ public struct WorkloadSpec: Encodable, Sendable, Equatable {
     public var concurrency = 4
     /// Transactions per second, all clients together (0: as fast as they go).
     public var rateHz: Double = 100
-    /// A transaction not answered within this is recorded as `info` (outcome unknown).
+    /// A transaction not answered within this is recorded as `info` (outcome unknown). With
+    /// `clientTimeoutMaxMs` above it, the clients' timeouts are staggered evenly over the range, so they do not
+    /// all give up on a stuck leader at once (`client_timeout_ms: [low, high]`).
     public var clientTimeoutMs = 3000
+    public var clientTimeoutMaxMs: Int?
+    /// any: every client finds the leader through every node; node: client i knows only node i mod n (as
+    /// Jepsen's clients, each bound to its node), keeps its connection and asks its own node for the leader
+    /// again only after an error or a timeout: a client on a deposed leader keeps talking to it.
+    public var binding = Binding.any
+    /// The first `readOnly` clients only read, the next `writeOnly` only write, the rest do both.
+    public var readOnly = 0
+    public var writeOnly = 0
+    /// list-append: how a transaction that appends starts. `immediate` takes the write lock first, so it
+    /// cannot fail at its first write with SQLITE_BUSY_SNAPSHOT (a deferred one upgraded from a read that a
+    /// concurrent commit made stale); read-only transactions always use a plain BEGIN.
+    public var begin = BeginMode.immediate
+
+    public enum Binding: String, Codable, Sendable, CaseIterable { case any, node }
+    public enum BeginMode: String, Codable, Sendable, CaseIterable { case immediate, deferred }
+
+    /// What client `index` does.
+    public enum Role: String, Sendable { case read, write, mixed }
+    public func role(of index: Int) -> Role {
+        index < readOnly ? .read : index < readOnly + writeOnly ? .write : .mixed
+    }
+
+    /// Client `index`'s timeout: staggered over [clientTimeoutMs, clientTimeoutMaxMs].
+    public func timeoutMs(of index: Int) -> Int {
+        guard let hi = clientTimeoutMaxMs, hi > clientTimeoutMs, concurrency > 1 else { return clientTimeoutMs }
+        return clientTimeoutMs + (hi - clientTimeoutMs) * (index % concurrency) / (concurrency - 1)
+    }
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case model, keys, txnLength = "txn_length", maxWritesPerKey = "max_writes_per_key", concurrency,
-             rateHz = "rate_hz", clientTimeoutMs = "client_timeout_ms"
+             rateHz = "rate_hz", clientTimeoutMs = "client_timeout_ms", clientTimeoutMaxMs = "client_timeout_max_ms",
+             binding, readOnly = "read_only", writeOnly = "write_only", begin
     }
 }
 
-public struct FaultSpec: Encodable, Sendable, Equatable {
+public struct FaultSpec: Codable, Sendable, Equatable {
     /// random: drawn from the seed out of `kinds`; explicit: `timeline`; none: no faults.
     public var mode = Mode.random
     /// Quiet time between two faults, seconds, drawn uniformly from this range.
@@ -98,12 +138,15 @@ public struct FaultSpec: Encodable, Sendable, Equatable {
         FaultKind(type: .pause, targets: [.one, .leader], forS: [1, 3], weight: 1),
     ]
     public var timeline: [PlannedFault] = []
+    /// Random mode: up to this many faults in force at once (of different nodes; one network fault at a time),
+    /// as Jepsen's combined nemesis overlaps them. 1: one fault at a time.
+    public var maxConcurrent = 1
 
     public init() {}
 
     public enum Mode: String, Codable, Sendable { case random, explicit, none }
 
-    enum CodingKeys: String, CodingKey { case mode, intervalS = "interval_s", kinds, timeline }
+    enum CodingKeys: String, CodingKey { case mode, intervalS = "interval_s", kinds, timeline, maxConcurrent = "max_concurrent" }
 }
 
 /// Fault types this build can apply (partition, delay and loss need netns isolation).
@@ -140,6 +183,9 @@ public enum FaultType: String, Codable, Sendable, CaseIterable {
 
     /// Faults that need each node in its own network namespace.
     public var needsNetns: Bool { self == .partition || self == .delay || self == .loss }
+
+    /// Faults that hold one node (the others act on links or are over at once).
+    public var holdsNode: Bool { !needsNetns && self != .transfer }
 }
 
 /// The error a `disk` fault returns from the target's writes and syncs.
@@ -152,7 +198,7 @@ public enum Target: String, Codable, Sendable, CaseIterable {
     case one, leader, follower
 }
 
-public struct FaultKind: Encodable, Sendable, Equatable {
+public struct FaultKind: Codable, Sendable, Equatable {
     public var type: FaultType
     public var targets: [Target] = [.one]
     /// How long the fault lasts, seconds, drawn uniformly from this range.
@@ -193,6 +239,10 @@ public struct PlannedFault: Codable, Sendable, Equatable {
     public var link: LinkFault?
     /// Disk only.
     public var error: DiskErrno?
+    /// Exactly this node (1-based), whatever `target` says: a replay applies each fault where it was applied.
+    public var node: Int?
+    /// Transfer only, with `node`: the voter leadership went to (1-based).
+    public var to: Int?
 
     public init(atS: Double, type: FaultType, target: Target, pick: Int = 0, forS: Double,
                 shape: PartitionShape? = nil, link: LinkFault? = nil) {
@@ -205,10 +255,10 @@ public struct PlannedFault: Codable, Sendable, Equatable {
         self.link = link
     }
 
-    enum CodingKeys: String, CodingKey { case atS = "at_s", type, target, pick, forS = "for_s", shape, link, error }
+    enum CodingKeys: String, CodingKey { case atS = "at_s", type, target, pick, forS = "for_s", shape, link, error, node, to }
 }
 
-public struct FinalSpec: Encodable, Sendable, Equatable {
+public struct FinalSpec: Codable, Sendable, Equatable {
     /// After healing, wait this long before the final reads.
     public var settleS: Double = 2
     /// A write must succeed within this many seconds of healing (liveness).

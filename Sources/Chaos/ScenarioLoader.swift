@@ -1,4 +1,5 @@
 import Foundation
+import LocalCluster
 import Yams
 
 /// A scenario file that cannot be used: which file, line and field, and why. Nothing is guessed: unknown
@@ -165,13 +166,38 @@ struct Reader {
             throw fail(m["faults"], "faults.timeline", "a fault at \(f.atS) s starts after the workload ends (duration_s \(s.durationS))")
         }
         try checkNetwork(s, faultsNode: m["faults"], clusterNode: m["cluster"])
+        for f in s.faults.timeline {
+            if let n = f.node, n > s.cluster.nodes { throw fail(m["faults"], "faults.timeline.node", "node \(n) but the cluster has \(s.cluster.nodes)") }
+            if let n = f.to, n > s.cluster.nodes { throw fail(m["faults"], "faults.timeline.to", "node \(n) but the cluster has \(s.cluster.nodes)") }
+        }
+        if s.cluster.target == .command, let t = s.cluster.command.flatMap({ try? CommandTemplate($0) }) {
+            let target = ChaosTarget(kind: .command, processKind: .command(t), program: t.program, canDump: true, crashMarkers: [], failStopMarker: nil, refusalMarker: nil)
+            let used: [FaultType] = s.faults.mode == .none ? [] : s.faults.mode == .explicit ? s.faults.timeline.map(\.type) : s.faults.kinds.filter { $0.weight > 0 }.map(\.type)
+            for type in used { if let why = target.refusal(of: type) { throw fail(m["faults"], "faults", "target command cannot take \(type.rawValue) faults: \(why)") } }
+        }
         return s
     }
 
     func cluster(_ node: Node) throws(ScenarioError) -> ClusterSpec {
         var c = ClusterSpec()
-        let m = try mapping(node, "cluster", allowed: ["nodes", "election_timeout_ms", "heartbeat_timeout_ms",
+        let m = try mapping(node, "cluster", allowed: ["target", "command", "dump", "crash_markers", "nodes", "election_timeout_ms", "heartbeat_timeout_ms",
                                                         "snapshot_threshold", "snapshot_trailing", "stale_reads", "node_args", "isolation", "tmpfs_mib"])
+        if let v = m["target"] { c.target = try choice(v, "cluster.target", TargetKind.self) }
+        if let v = m["command"] {
+            let text = try string(v, "cluster.command")
+            do { _ = try CommandTemplate(text) } catch { throw fail(v, "cluster.command", "\(error)") }
+            c.command = text
+        }
+        if let v = m["dump"] { c.dump = try bool(v, "cluster.dump") }
+        if let v = m["crash_markers"] {
+            var markers: [String] = []
+            for item in try list(v, "cluster.crash_markers") { markers.append(try string(item, "cluster.crash_markers")) }
+            c.crashMarkers = markers
+        }
+        if c.target == .command && c.command == nil { throw fail(m["target"], "cluster.command", "target: command needs a command template") }
+        if c.target != .command, let v = m["dump"] ?? m["crash_markers"] {
+            throw fail(v, "cluster", "dump and crash_markers describe a target: command program")
+        }
         if let v = m["nodes"] { c.nodes = try int(v, "cluster.nodes", in: 1...9) }
         if let v = m["election_timeout_ms"] { c.electionTimeoutMs = try int(v, "cluster.election_timeout_ms", in: 50...60_000) }
         if let v = m["heartbeat_timeout_ms"] { c.heartbeatTimeoutMs = try int(v, "cluster.heartbeat_timeout_ms", in: 10...60_000) }
@@ -185,6 +211,7 @@ struct Reader {
         }
         if let v = m["tmpfs_mib"] { c.tmpfsMiB = try int(v, "cluster.tmpfs_mib", in: 16...4096) }
         if let v = m["isolation"] { c.isolation = try choice(v, "cluster.isolation", ClusterSpec.Isolation.self) }
+        if let why = ChaosTarget.settingRefusal(c) { throw fail(m["node_args"] ?? m["stale_reads"] ?? m["command"] ?? node, "cluster.target", why) }
         if c.heartbeatTimeoutMs >= c.electionTimeoutMs {
             throw fail(m["heartbeat_timeout_ms"] ?? node, "cluster.heartbeat_timeout_ms", "must be below the election timeout")
         }
@@ -197,7 +224,7 @@ struct Reader {
     func workload(_ node: Node) throws(ScenarioError) -> WorkloadSpec {
         var w = WorkloadSpec()
         let m = try mapping(node, "workload", allowed: ["model", "keys", "txn_length", "max_writes_per_key", "concurrency",
-                                                         "rate_hz", "client_timeout_ms"])
+                                                         "rate_hz", "client_timeout_ms", "binding", "read_only", "write_only", "begin"])
         if let v = m["model"] {
             w.model = try choice(v, "workload.model", WorkloadSpec.Model.self).rawValue
         }
@@ -210,13 +237,25 @@ struct Reader {
         if let v = m["max_writes_per_key"] { w.maxWritesPerKey = try int(v, "workload.max_writes_per_key", in: 1...1_000_000) }
         if let v = m["concurrency"] { w.concurrency = try int(v, "workload.concurrency", in: 1...256) }
         if let v = m["rate_hz"] { w.rateHz = try double(v, "workload.rate_hz", in: 0...100_000) }
-        if let v = m["client_timeout_ms"] { w.clientTimeoutMs = try int(v, "workload.client_timeout_ms", in: 10...600_000) }
+        if let v = m["client_timeout_ms"] {
+            let r = try range(v, "workload.client_timeout_ms", in: 10...600_000)
+            w.clientTimeoutMs = Int(r[0])
+            w.clientTimeoutMaxMs = r[1] > r[0] ? Int(r[1]) : nil
+        }
+        if let v = m["binding"] { w.binding = try choice(v, "workload.binding", WorkloadSpec.Binding.self) }
+        if let v = m["begin"] { w.begin = try choice(v, "workload.begin", WorkloadSpec.BeginMode.self) }
+        if let v = m["read_only"] { w.readOnly = try int(v, "workload.read_only", in: 0...256) }
+        if let v = m["write_only"] { w.writeOnly = try int(v, "workload.write_only", in: 0...256) }
+        if w.readOnly + w.writeOnly > w.concurrency {
+            throw fail(m["read_only"] ?? m["write_only"], "workload", "read_only + write_only (\(w.readOnly + w.writeOnly)) is more than concurrency (\(w.concurrency))")
+        }
         return w
     }
 
     func faults(_ node: Node) throws(ScenarioError) -> FaultSpec {
         var f = FaultSpec()
-        let m = try mapping(node, "faults", allowed: ["mode", "interval_s", "kinds", "timeline"])
+        let m = try mapping(node, "faults", allowed: ["mode", "interval_s", "kinds", "timeline", "max_concurrent"])
+        if let v = m["max_concurrent"] { f.maxConcurrent = try int(v, "faults.max_concurrent", in: 1...16) }
         if let v = m["mode"] { f.mode = try choice(v, "faults.mode", ModeChoice.self).value }
         if let v = m["interval_s"] { f.intervalS = try range(v, "faults.interval_s", in: 0...3600) }
         if let v = m["kinds"] {
@@ -242,7 +281,7 @@ struct Reader {
         if let v = m["timeline"] {
             var timeline: [PlannedFault] = []
             for item in try list(v, "faults.timeline") {
-                let e = try mapping(item, "faults.timeline", allowed: ["at_s", "type", "target", "pick", "for_s", "error"] + Self.networkFields(plural: false))
+                let e = try mapping(item, "faults.timeline", allowed: ["at_s", "type", "target", "pick", "for_s", "error", "node", "to"] + Self.networkFields(plural: false))
                 guard let at = e["at_s"], let t = e["type"] else { throw fail(item, "faults.timeline", "each fault needs at_s and type") }
                 timeline.append(PlannedFault(
                     atS: try double(at, "faults.timeline.at_s", in: 0...86_400),
@@ -250,6 +289,11 @@ struct Reader {
                     target: try e["target"].map { n throws(ScenarioError) in try choice(n, "faults.timeline.target", Target.self) } ?? .one,
                     pick: try e["pick"].map { n throws(ScenarioError) in try int(n, "faults.timeline.pick", in: 0...1000) } ?? 0,
                     forS: try e["for_s"].map { n throws(ScenarioError) in try double(n, "faults.timeline.for_s", in: 0...3600) } ?? 2))
+                if let v = e["node"] { timeline[timeline.count - 1].node = try int(v, "faults.timeline.node", in: 1...9) }
+                if let v = e["to"] {
+                    guard timeline[timeline.count - 1].type == .transfer else { throw fail(v, "faults.timeline.to", "only for type transfer") }
+                    timeline[timeline.count - 1].to = try int(v, "faults.timeline.to", in: 1...9)
+                }
                 try networkTimeline(&timeline[timeline.count - 1], e, item)
                 try diskTimeline(&timeline[timeline.count - 1], e)
             }

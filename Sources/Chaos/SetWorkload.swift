@@ -4,7 +4,7 @@ import DqliteClient
 /// set; checked as a set (lost, stale reads, unexpected, duplicates).
 struct SetWorkload: ChaosWorkload {
     let spec: WorkloadSpec
-    let client: DqliteClient
+    let clients: WorkloadClients
     let history: HistoryWriter
     let stats: WorkloadStats
     let elements = ElementCounter()
@@ -24,9 +24,12 @@ struct SetWorkload: ChaosWorkload {
         var process = index
         var connection: Connection?
         var pacer = Pacer(spec)
+        let role = spec.role(of: index)
+        let client = clients.client(index)
         while ContinuousClock.now < deadline {
             await pacer.wait()
-            let read = rng.next() % Self.readEvery == 0
+            let roll = rng.next() % Self.readEvery == 0
+            let read = role == .mixed ? roll : role == .read
             let element = read ? 0 : await elements.take()
             await history.client(process: process, type: "invoke", f: read ? "read" : "add", value: read ? "null" : String(element))
             var sent = false
@@ -62,7 +65,7 @@ struct SetWorkload: ChaosWorkload {
     func finalRead(process: Int) async -> WorkloadState? {
         await history.client(process: process, type: "invoke", f: "read", value: "null")
         do {
-            let c = try await client.open(AppendWorkload.database)
+            let c = try await clients.shared.open(AppendWorkload.database)
             defer { Task { await c.close() } }
             let rows = try await c.queryAll("SELECT e FROM elements ORDER BY id").rows
             let values = rows.compactMap { if case .integer(let v) = $0.first { v } else { nil } }

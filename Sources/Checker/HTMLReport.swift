@@ -123,15 +123,25 @@ public enum HTMLReport {
         return (chosen, "showing \(chosen.count) of \(n) operations: those of the anomalies and the nearest in time to them")
     }
 
-    private struct FaultInterval { var name: String; var start: Int64; var stop: Int64; var title: String }
+    struct FaultInterval { var name: String; var start: Int64; var stop: Int64; var title: String }
 
-    /// Pairs each stop with the oldest open start of the same fault (or any, if the stop names none).
-    private static func faultIntervals(_ h: History, end: Int64) -> [FaultInterval] {
+    /// The integer after `"id":` at the top of a fault's detail (the bed's nemesis writes it first).
+    static func faultID(_ detail: String) -> Int? {
+        let prefix = #"{"id":"#
+        guard detail.hasPrefix(prefix) else { return nil }
+        return Int(detail.dropFirst(prefix.count).prefix { $0.isNumber })
+    }
+
+    /// Pairs each stop with its start: the open start with the same `"id"` in its detail when the stop has one
+    /// (faults of one kind may overlap), else the oldest open start of the same fault (or any, if the stop
+    /// names none).
+    static func faultIntervals(_ h: History, end: Int64) -> [FaultInterval] {
         var open: [FaultEvent] = []
         var out: [FaultInterval] = []
         for f in h.faults {
             if f.start { open.append(f); continue }
-            if let i = open.firstIndex(where: { f.fault.isEmpty || $0.fault == f.fault }) {
+            let id = faultID(f.detail)
+            if let i = open.firstIndex(where: { id != nil ? faultID($0.detail) == id && $0.fault == f.fault : (f.fault.isEmpty || $0.fault == f.fault) }) {
                 let s = open.remove(at: i)
                 out.append(FaultInterval(name: s.fault, start: s.time, stop: f.time, title: "\(s.fault) \(s.detail) (lines \(s.line)-\(f.line))"))
             }

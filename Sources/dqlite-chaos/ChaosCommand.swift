@@ -10,6 +10,7 @@ struct ChaosCommand: AsyncParsableCommand {
             RunCommand.self,
             CheckCommand.self,
             BenchCheckCommand.self,
+            ShrinkCommand.self,
         ],
         defaultSubcommand: RunCommand.self
     )

@@ -33,45 +33,103 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: "The dqlite-node binary (default: next to this one).")
     var node: String?
 
+    @Option(help: "The program under test: dqlite-node, real-dqlite (Debian's C dqlite through dqlite-demo) or command (overrides cluster.target).")
+    var target: String?
+
+    @Option(help: "With --target command: the template that starts node {id} at {address} with {dir}, joining {join} (see the README).")
+    var command: String?
+
     @Option(help: "Override the scenario's duration, in seconds.")
     var duration: Double?
+
+    @Option(help: "Override the scenario's expectation: pass or fail (e.g. a scenario that catches real dqlite's stale reads, run against our node).")
+    var expect: String?
+
+    @Flag(help: "dqlite-node target: serve reads as C dqlite does, without confirming leadership (overrides cluster.stale_reads).")
+    var staleReads = false
 
     mutating func run() async throws {
         var s = Scenario.builtInDefault
         var digest = "builtin"
-        if let path = scenario {
-            do {
-                s = try ScenarioLoader.load(path: path)
-            } catch {
-                FileHandle.standardError.write(Data("dqlite-chaos: \(error)\n".utf8))
-                throw ExitCode(64)
-            }
-            digest = Digest.fnv64(path: path)
-        }
-        if let duration { s.durationS = duration }
         var plan: [PlannedFault]?
         var chosenSeed = seed
+        var differences: [String] = []
+        let exe = node ?? (CommandLine.arguments[0] as NSString).deletingLastPathComponent + "/dqlite-node"
         if let replay {
-            do {
-                let record = try JSONDecoder().decode(RunRecord.self, from: Data(contentsOf: URL(fileURLWithPath: replay)))
-                plan = record.plannedFaults
-                chosenSeed = chosenSeed ?? record.seed
-            } catch {
+            // The recorded scenario and the faults as applied (each on the node it hit, at its offset).
+            let record: RunRecord
+            do { record = try RunRecord.load(replay) } catch {
                 FileHandle.standardError.write(Data("dqlite-chaos: cannot replay \(replay): \(error)\n".utf8))
                 throw ExitCode(64)
             }
+            plan = record.replayTimeline
+            chosenSeed = chosenSeed ?? record.seed
+            digest = record.scenarioDigest
+            if let spec = record.scenarioSpec { s = spec } else if scenario == nil {
+                FileHandle.standardError.write(Data("dqlite-chaos: \(replay) comes from an older build without the scenario in it: name the scenario file too\n".utf8))
+                throw ExitCode(64)
+            }
+            if let path = scenario {
+                let now = Digest.fnv64(path: path)
+                if record.scenarioSpec == nil { s = try load(path) }
+                if now != record.scenarioDigest {
+                    differences.append("the scenario file \(path) changed since the recorded run (digest \(record.scenarioDigest) -> \(now)); the recorded scenario is replayed")
+                }
+            }
+            if let recorded = record.programDigest, let program = record.program, (record.target ?? "dqlite-node") == "dqlite-node" {
+                let now = Digest.fnv64(path: exe)
+                if now != recorded { differences.append("the node binary differs from the recorded run's (\(program), digest \(recorded) -> \(exe), \(now))") }
+            }
+            if let seed, seed != record.seed { differences.append("seed \(seed) instead of the recorded \(record.seed)") }
+        } else if let path = scenario {
+            s = try load(path)
+            digest = Digest.fnv64(path: path)
         }
+        var flags: [String] = []
+        if let duration {
+            s.durationS = duration
+            flags += ["--duration", String(duration)]
+        }
+        if let target {
+            guard let kind = TargetKind(rawValue: target) else {
+                FileHandle.standardError.write(Data("dqlite-chaos: --target must be one of \(TargetKind.allCases.map(\.rawValue).joined(separator: ", "))\n".utf8))
+                throw ExitCode(64)
+            }
+            s.cluster.target = kind
+            flags += ["--target", target]
+        }
+        if let expect {
+            guard let e = Scenario.Expectation(rawValue: expect) else {
+                FileHandle.standardError.write(Data("dqlite-chaos: --expect must be pass or fail\n".utf8))
+                throw ExitCode(64)
+            }
+            s.expect = e
+            if e == .pass { s.expectAnomalies = [] }
+            flags += ["--expect", expect]
+        }
+        if staleReads {
+            s.cluster.staleReads = true
+            flags.append("--stale-reads")
+        }
+        if let command {
+            s.cluster.command = command
+            flags += ["--command", "'\(command)'"]
+        }
+        if replay != nil, !flags.isEmpty { differences.append("overridden: \(flags.joined(separator: " "))") }
         let seed = chosenSeed ?? UInt64.random(in: 1...UInt64(UInt32.max))
         if self.seed == nil && replay == nil { print("seed \(seed) (chosen for this run)") }
-        let exe = node ?? (CommandLine.arguments[0] as NSString).deletingLastPathComponent + "/dqlite-node"
-        guard FileManager.default.isExecutableFile(atPath: exe) else {
+        if s.cluster.target == .dqliteNode, !FileManager.default.isExecutableFile(atPath: exe) {
             FileHandle.standardError.write(Data("dqlite-chaos: no dqlite-node at \(exe) (build it, or pass --node)\n".utf8))
             throw ExitCode(2)
         }
         let outDir = out ?? "runs/\(s.name)-\(seed)"
-        let options = RunOptions(scenario: s, scenarioPath: scenario, scenarioDigest: digest, seed: seed, outputDirectory: outDir,
+        var options = RunOptions(scenario: s, scenarioPath: scenario, scenarioDigest: digest, seed: seed, outputDirectory: outDir,
                                  nodeExecutable: exe, replay: plan, checkHistory: HistoryCheck.check(_:),
                                  say: { print($0) })
+        options.toolsDirectory = (CommandLine.arguments[0] as NSString).deletingLastPathComponent
+        options.replayOf = replay
+        options.replayDifferences = differences
+        options.reproduceFlags = flags
         let (record, code) = await ChaosRunner.run(options)
         if let record {
             print("verdict: \(record.verdict) (expected \(record.expect)); artifacts in \(outDir)")
@@ -79,14 +137,17 @@ struct RunCommand: AsyncParsableCommand {
         }
         if code != 0 { throw ExitCode(code) }
     }
+
+    private func load(_ path: String) throws -> Scenario {
+        do {
+            return try ScenarioLoader.load(path: path)
+        } catch {
+            FileHandle.standardError.write(Data("dqlite-chaos: \(error)\n".utf8))
+            throw ExitCode(64)
+        }
+    }
 }
 
 enum Digest {
-    /// FNV-1a of the scenario file, recorded in run.json so a replay can tell the file changed.
-    static func fnv64(path: String) -> String {
-        guard let data = FileManager.default.contents(atPath: path) else { return "unreadable" }
-        var h: UInt64 = 0xCBF2_9CE4_8422_2325
-        for b in data { h = (h ^ UInt64(b)) &* 0x100_0000_01B3 }
-        return String(h, radix: 16)
-    }
+    static func fnv64(path: String) -> String { FileDigest.fnv64(path: path) }
 }
