@@ -7,16 +7,7 @@ import LocalCluster
 /// same faults, and the replay applies the recorded timeline.
 final class ReplayTests: XCTestCase {
     private func options(_ s: Scenario, seed: UInt64, out: String, replay: [PlannedFault]? = nil) -> RunOptions {
-        RunOptions(scenario: s, scenarioPath: nil, scenarioDigest: "test", seed: seed, outputDirectory: out,
-                   nodeExecutable: CommandRunner.productsDirectory + "/dqlite-node", replay: replay,
-                   checkHistory: { path in
-                       do {
-                           let (_, r) = try await Checker.check(path: path, model: .listAppend)
-                           return HistoryVerdict(passed: r.verdict == .valid, summary: "\(r.verdict)", anomalies: r.anomalyTypes)
-                       } catch {
-                           return HistoryVerdict(passed: false, summary: "\(error)")
-                       }
-                   }, say: { _ in })
+        testRunOptions(s, seed: seed, out: out, replay: replay)
     }
 
     func testTheSameSeedPlansTheSameFaultsAndAReplayAppliesThem() async throws {
@@ -46,5 +37,46 @@ final class ReplayTests: XCTestCase {
         XCTAssertEqual(replayed.appliedFaults.map(\.forS), record.appliedFaults.map(\.forS))
         let history = try String(contentsOfFile: root + "/second/history.jsonl", encoding: .utf8)
         XCTAssertTrue(history.contains(#""nemesis":"start""#), "applied faults are in the history")
+    }
+
+    /// run.json holds the scenario and the faults as applied; replaying it twice applies the same faults to
+    /// the same nodes at the same offsets (within the time a kill or a leader query takes).
+    func testTheSameRunJSONReplayedTwiceAppliesTheSameFaultsToTheSameNodes() async throws {
+        var s = Scenario()
+        s.name = "exact-replay"
+        s.durationS = 6
+        s.workload.rateHz = 40
+        s.faults.intervalS = [0.5, 1]
+        s.faults.maxConcurrent = 2
+        s.faults.kinds = [FaultKind(type: .kill, targets: [.one], forS: [0.5, 1.5]), FaultKind(type: .pause, targets: [.leader, .one], forS: [0.5, 1.5])]
+        s.final.settleS = 0.5
+        let root = temporaryRunRoot("exact-replay")
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: root) }
+
+        let (first, _) = await ChaosRunner.run(options(s, seed: 7, out: root + "/first"))
+        let original = try XCTUnwrap(first)
+        XCTAssertFalse(original.appliedFaults.isEmpty)
+        let saved = try RunRecord.load(root + "/first/run.json")
+        XCTAssertEqual(saved.scenarioSpec, s, "run.json carries the scenario")
+        var replays: [RunRecord] = []
+        for k in 1...2 {
+            var o = options(try XCTUnwrap(saved.scenarioSpec), seed: saved.seed, out: root + "/replay\(k)", replay: saved.replayTimeline)
+            o.replayOf = root + "/first/run.json"
+            let (r, _) = await ChaosRunner.run(o)
+            replays.append(try XCTUnwrap(r))
+        }
+        for r in replays {
+            XCTAssertEqual(r.appliedFaults.map(\.type), original.appliedFaults.map(\.type))
+            XCTAssertEqual(r.appliedFaults.map(\.node), original.appliedFaults.map(\.node), "each fault on the node it hit")
+            XCTAssertEqual(r.appliedFaults.map(\.forS), original.appliedFaults.map(\.forS))
+            XCTAssertEqual(r.replayOf, root + "/first/run.json")
+            XCTAssertTrue(r.reproduce.contains("--replay"))
+        }
+        for (a, b) in zip(replays[0].appliedFaults, replays[1].appliedFaults) {
+            XCTAssertEqual(a.atS, b.atS, accuracy: 0.3, "the same offset: \(a) \(b)")
+        }
+        for (a, b) in zip(replays[0].appliedFaults, original.appliedFaults) {
+            XCTAssertEqual(a.atS, b.atS, accuracy: 0.3)
+        }
     }
 }
