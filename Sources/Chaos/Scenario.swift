@@ -284,3 +284,20 @@ extension Scenario {
         return s
     }
 }
+
+extension Scenario {
+    /// The fault types the scenario can apply (its timeline's, or its weighted kinds').
+    public var faultTypes: Set<FaultType> {
+        switch faults.mode {
+        case .none: []
+        case .explicit: Set(faults.timeline.map(\.type))
+        case .random: Set(faults.kinds.filter { $0.weight > 0 }.map(\.type))
+        }
+    }
+
+    /// Whether a run needs root: network namespaces (asked for, or needed by partitions, delay and loss) or
+    /// tmpfs data dirs (full disks).
+    public var needsRoot: Bool {
+        cluster.isolation == .netns || faultTypes.contains { $0.needsNetns || $0 == .full }
+    }
+}

@@ -11,6 +11,7 @@ struct ChaosCommand: AsyncParsableCommand {
             CheckCommand.self,
             BenchCheckCommand.self,
             ShrinkCommand.self,
+            ValidateCommand.self,
         ],
         defaultSubcommand: RunCommand.self
     )
