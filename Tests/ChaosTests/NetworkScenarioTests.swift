@@ -83,10 +83,10 @@ final class NetworkScenarioTests: XCTestCase {
 
     func testTheReadmeDocumentsTheNetworkFields() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let readme = try String(contentsOf: root.appendingPathComponent("README.md"), encoding: .utf8)
+        let readme = try String(contentsOf: root.appendingPathComponent("docs/chaos.md"), encoding: .utf8)
         for field in ["isolation:", "type: partition", "shapes:", "shape:", "delay_ms", "jitter_ms", "loss_pct", "type: delay", "type: loss"]
             + PartitionShape.allCases.map(\.rawValue) {
-            XCTAssertTrue(readme.contains(field), "README documents \(field)")
+            XCTAssertTrue(readme.contains(field), "docs/chaos.md documents \(field)")
         }
     }
 }
