@@ -11,6 +11,7 @@ struct ChaosCommand: AsyncParsableCommand {
             CheckCommand.self,
             BenchCheckCommand.self,
             ShrinkCommand.self,
+            CampaignCommand.self,
         ],
         defaultSubcommand: RunCommand.self
     )
