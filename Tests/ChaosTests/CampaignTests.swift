@@ -155,13 +155,13 @@ final class CampaignTests: XCTestCase {
         addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         let json = #"{"verdict":"pass","anomalies":["G0","G0"],"checks":[{"name":"history","passed":false,"detail":"x"},"#
-            + #"{"name":"crashes","passed":true,"detail":""}],"reproduce":"dqlite-chaos run s.yaml --seed 7","a_field_added_later":{"x":1}}"#
+            + #"{"name":"crashes","passed":true,"detail":""},{"name":"durability","passed":false,"skipped":true,"detail":"no DUMP"}],"reproduce":"dqlite-chaos run s.yaml --seed 7","a_field_added_later":{"x":1}}"#
         try Data(json.utf8).write(to: URL(fileURLWithPath: dir + "/run.json"))
         try Data("line 1\nline 2\n".utf8).write(to: URL(fileURLWithPath: dir + "/log"))
         let run = CampaignRun(index: 0, scenario: CampaignScenario(name: "s", path: "s.yaml", expect: "fail"), seed: 7)
         let r = CampaignResult.make(run: run, exitCode: 0, runJSON: dir + "/run.json", log: dir + "/log", target: nil, wallSeconds: 2)
         XCTAssertTrue(r.met)
-        XCTAssertEqual(r.failedChecks, ["history"])
+        XCTAssertEqual(r.failedChecks, ["history"], "a skipped check is not a failed one")
         XCTAssertEqual(r.anomalies, ["G0"])
         XCTAssertNil(r.error)
         let withTarget = CampaignResult.make(run: run, exitCode: 0, runJSON: dir + "/run.json", log: dir + "/log", target: "demo", wallSeconds: 2)
@@ -252,7 +252,7 @@ final class CampaignTestsWithProcesses: XCTestCase {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(atPath: root) }
         let scenarios = try writeScenarios(in: root)
-        let common = ["campaign"] + scenarios + ["--seeds", "1-5"]
+        let common = ["campaign"] + scenarios + ["--seeds", "1-5", "--target", "dqlite-node"]
 
         let whole = try await CommandRunner.run(exe, common + ["--jobs", "2", "--out", root + "/whole"], timeout: .seconds(300))
         XCTAssertEqual(whole.status, 0, whole.stdout + whole.stderr)
@@ -279,6 +279,9 @@ final class CampaignTestsWithProcesses: XCTestCase {
         XCTAssertEqual(a.scenarios[0].caughtSeeds, [1, 2, 3, 4, 5], "the expect: fail scenario names the seeds that caught the bug")
         XCTAssertTrue(table(merge.stdout).contains("broken-ack-before-commit: 5 of 5 runs, seeds 1-5"), merge.stdout)
         XCTAssertEqual(a.scenarios[1].met, 5)
+        let rows = try CampaignResult.read(jsonl: root + "/merged/results.jsonl").results
+        XCTAssertEqual(rows.count, 10)
+        XCTAssertTrue(rows.allSatisfy { $0.reproduce.hasSuffix("--seed \($0.seed) --target dqlite-node") }, "\(rows.map(\.reproduce))")
         XCTAssertTrue(FileManager.default.fileExists(atPath: root + "/merged/summary.html"))
         let html = try String(contentsOfFile: root + "/merged/summary.html", encoding: .utf8)
         XCTAssertTrue(html.contains("../s1/runs/broken-ack-before-commit-1/report.html"), "links lead to the shards' runs")

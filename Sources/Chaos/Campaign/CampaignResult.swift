@@ -76,7 +76,10 @@ public struct CampaignResult: Codable, Sendable, Equatable {
 struct CampaignRunRecord: Decodable {
     struct Check: Decodable {
         var name: String
-        var passed: Bool
+        var passed: Bool?
+        /// A check the target could not feed (e.g. no DUMP): neither passed nor failed.
+        var skipped: Bool?
+        var failed: Bool { passed == false && skipped != true }
     }
     var verdict: String
     var anomalies: [String]
@@ -112,7 +115,7 @@ extension CampaignResult {
             return row
         }
         row.met = exitCode == 0
-        row.failedChecks = record.checks.filter { !$0.passed }.map(\.name).sorted()
+        row.failedChecks = record.checks.filter(\.failed).map(\.name).sorted()
         row.anomalies = Array(Set(record.anomalies)).sorted()
         if let r = record.reproduce, !r.isEmpty {
             // A run.json of a build whose reproduce line does not carry the target yet: add it, or it would lie.
