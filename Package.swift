@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "LocalCluster", "dqlite"]),
         .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster"]),
-        .testTarget(name: "ChaosTests", dependencies: ["Chaos", "Checker", "LocalCluster", "dqlite-node", "dqlite-disk-faults"]),
+        .testTarget(name: "ChaosTests", dependencies: ["Chaos", "Checker", "LocalCluster", "dqlite-node", "dqlite-disk-faults", "dqlite-chaos"]),
         // The corpus histories are read by the tests from their source path, not bundled.
         .testTarget(name: "CheckerTests", dependencies: ["Checker", "dqlite-chaos"], exclude: ["Corpus"]),
     ],

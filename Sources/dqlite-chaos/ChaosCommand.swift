@@ -12,6 +12,7 @@ struct ChaosCommand: AsyncParsableCommand {
             BenchCheckCommand.self,
             ShrinkCommand.self,
             ValidateCommand.self,
+            CampaignCommand.self,
         ],
         defaultSubcommand: RunCommand.self
     )
