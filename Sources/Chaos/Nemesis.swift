@@ -77,7 +77,9 @@ actor Nemesis {
         let count = await cluster.allAddresses.count
         var live: [Int] = []
         for i in 0..<count where await cluster.isStarted(i) { live.append(i) }
-        let leader = try? await cluster.leaderIndex(config: Self.quickConfig)
+        // A replayed fault names its node: asking for the leader (up to a second while one is paused or cut
+        // off) would only delay it past its recorded offset. A transfer still needs the leader.
+        let leader = fault.node == nil || fault.type == .transfer ? try? await cluster.leaderIndex(config: Self.quickConfig) : nil
         var candidates: [Int]
         if let n = fault.node {
             candidates = [n - 1]
@@ -99,6 +101,9 @@ actor Nemesis {
         }
         var net: NetworkNemesis.Applied?
         var to: Int?
+        let wasLeader = fault.node != nil && fault.type != .transfer ? fault.target == .leader : node == leader
+        // The offset recorded is when the fault began, not when its action finished (a kill waits for the exit).
+        let began = ContinuousClock.now - start
         switch fault.type {
         case .kill:
             await cluster.kill(node, signal: SIGKILL)
@@ -163,17 +168,15 @@ actor Nemesis {
         case .partition, .delay, .loss:
             do {
                 guard let network else { throw ChaosError.harness("\(fault.type.rawValue) needs isolation: netns") }
-                net = try await network.apply(fault, center: node, leader: leader)
+                net = try await network.apply(fault, center: node, leader: wasLeader ? node : leader)
             } catch {
                 await skip(fault, id: id, "\(error)")
                 return nil
             }
         }
-        let wasLeader = node == leader
         let detail = net?.detail ?? #"{"node":\#(node + 1),"leader":\#(wasLeader),"for_s":\#(fault.forS)}"#
         await history.nemesis("start", fault: fault.type.rawValue, detail: Self.withID(detail, id))
-        let at = (ContinuousClock.now - start)
-        var record = AppliedFault(atS: Double(at.components.seconds) + Double(at.components.attoseconds) / 1e18,
+        var record = AppliedFault(atS: Double(began.components.seconds) + Double(began.components.attoseconds) / 1e18,
                                   type: fault.type, node: node + 1, wasLeader: wasLeader, forS: fault.forS,
                                   shape: net?.shape, groups: net?.groups, link: net?.link)
         record.pick = fault.pick
