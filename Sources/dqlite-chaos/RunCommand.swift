@@ -56,34 +56,21 @@ struct RunCommand: AsyncParsableCommand {
         var differences: [String] = []
         let exe = node ?? (CommandLine.arguments[0] as NSString).deletingLastPathComponent + "/dqlite-node"
         if let replay {
-            // The recorded scenario and the faults as applied (each on the node it hit, at its offset).
-            let record: RunRecord
-            do { record = try RunRecord.load(replay) } catch {
+            do {
+                let setup = try ReplaySetup.prepare(try RunRecord.load(replay), scenarioFile: scenario, load: { try ScenarioLoader.load(path: $0) },
+                                                    nodeExecutable: exe, seed: seed)
+                s = setup.scenario
+                plan = setup.timeline
+                chosenSeed = setup.seed
+                digest = setup.scenarioDigest
+                differences = setup.differences
+            } catch {
                 FileHandle.standardError.write(Data("dqlite-chaos: cannot replay \(replay): \(error)\n".utf8))
                 throw ExitCode(64)
             }
-            plan = record.replayTimeline
-            chosenSeed = chosenSeed ?? record.seed
-            digest = record.scenarioDigest
-            if let spec = record.scenarioSpec { s = spec } else if scenario == nil {
-                FileHandle.standardError.write(Data("dqlite-chaos: \(replay) comes from an older build without the scenario in it: name the scenario file too\n".utf8))
-                throw ExitCode(64)
-            }
-            if let path = scenario {
-                let now = Digest.fnv64(path: path)
-                if record.scenarioSpec == nil { s = try load(path) }
-                if now != record.scenarioDigest {
-                    differences.append("the scenario file \(path) changed since the recorded run (digest \(record.scenarioDigest) -> \(now)); the recorded scenario is replayed")
-                }
-            }
-            if let recorded = record.programDigest, let program = record.program, (record.target ?? "dqlite-node") == "dqlite-node" {
-                let now = Digest.fnv64(path: exe)
-                if now != recorded { differences.append("the node binary differs from the recorded run's (\(program), digest \(recorded) -> \(exe), \(now))") }
-            }
-            if let seed, seed != record.seed { differences.append("seed \(seed) instead of the recorded \(record.seed)") }
         } else if let path = scenario {
             s = try load(path)
-            digest = Digest.fnv64(path: path)
+            digest = FileDigest.fnv64(path: path)
         }
         var flags: [String] = []
         if let duration {
@@ -146,8 +133,4 @@ struct RunCommand: AsyncParsableCommand {
             throw ExitCode(64)
         }
     }
-}
-
-enum Digest {
-    static func fnv64(path: String) -> String { FileDigest.fnv64(path: path) }
 }

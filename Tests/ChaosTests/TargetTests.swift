@@ -123,3 +123,42 @@ final class TargetTests: XCTestCase {
         XCTAssertEqual(Shrinker.split(3, into: 8), [[0], [1], [2]])
     }
 }
+
+/// A replay reports what differs from the recorded run instead of ignoring it.
+final class ReplaySetupTests: XCTestCase {
+    func testAChangedScenarioFileAndAnotherBinaryAreReported() throws {
+        let dir = temporaryRunRoot("replay-setup")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        addTeardownBlock { try? FileManager.default.removeItem(atPath: dir) }
+        try "name: a\nduration_s: 5\n".write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        try "binary one".write(toFile: dir + "/node", atomically: true, encoding: .utf8)
+        var s = try ScenarioLoader.load(path: dir + "/s.yaml")
+        s.durationS = 4
+        var record = RunRecord(scenario: "a", scenarioPath: dir + "/s.yaml", scenarioDigest: FileDigest.fnv64(path: dir + "/s.yaml"), seed: 9,
+                               commit: "", expect: "pass", anomalies: [], plannedFaults: [],
+                               appliedFaults: [AppliedFault(atS: 1.5, type: .kill, node: 2, wasLeader: false, forS: 1)],
+                               checks: [], ok: 0, fail: 0, info: 0, crashes: [], leaderChanged: false, verdict: "pass", reproduce: "")
+        record.scenarioSpec = s
+        record.target = "dqlite-node"
+        record.program = dir + "/node"
+        record.programDigest = FileDigest.fnv64(path: dir + "/node")
+        let same = try ReplaySetup.prepare(record, scenarioFile: dir + "/s.yaml", load: { try ScenarioLoader.load(path: $0) },
+                                           nodeExecutable: dir + "/node", seed: nil)
+        XCTAssertEqual(same.differences, [])
+        XCTAssertEqual(same.scenario, s, "the recorded scenario, not the file's")
+        XCTAssertEqual(same.seed, 9)
+        XCTAssertEqual(same.timeline.map(\.node), [2])
+
+        try "name: a\nduration_s: 6\n".write(toFile: dir + "/s.yaml", atomically: true, encoding: .utf8)
+        try "binary two".write(toFile: dir + "/node", atomically: true, encoding: .utf8)
+        let changed = try ReplaySetup.prepare(record, scenarioFile: dir + "/s.yaml", load: { try ScenarioLoader.load(path: $0) },
+                                              nodeExecutable: dir + "/node", seed: 10)
+        XCTAssertEqual(changed.differences.count, 3, "\(changed.differences)")
+        XCTAssertTrue(changed.differences[0].contains("scenario file"))
+        XCTAssertTrue(changed.differences[1].contains("node program differs"))
+        XCTAssertTrue(changed.differences[2].contains("seed 10"))
+        record.scenarioSpec = nil
+        XCTAssertThrowsError(try ReplaySetup.prepare(record, scenarioFile: nil, load: { try ScenarioLoader.load(path: $0) },
+                                                     nodeExecutable: dir + "/node", seed: nil))
+    }
+}
