@@ -6,43 +6,36 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${CHAOS_SEEDS:-"1 2"}
 status=0
+
+# One run: NAME (its artifacts go to runs/ci/NAME), then dqlite-chaos run's arguments. Prints the checks and
+# the verdict, or FAILED with the end of its output (and marks the gate failed).
+run_one() {
+  local name=$1; shift
+  echo "== $* (runs/ci/$name)"
+  .build/release/dqlite-chaos run "$@" --out "runs/ci/$name" > "runs-ci-$name.log" 2>&1
+  local code=$?
+  if [ $code -ne 0 ]; then
+    status=1
+    echo "FAILED ($code): $*"; tail -15 "runs-ci-$name.log"
+  else
+    grep -E "^(check|verdict)" "runs-ci-$name.log"
+  fi
+  rm -f "runs-ci-$name.log"
+}
+
 for scenario in Scenarios/smoke/*.yaml; do
-  for seed in $SEEDS; do
-    name=$(basename "$scenario" .yaml)
-    # Namespaces (netns isolation, partitions, delay, loss) and tmpfs data dirs (full disk) need root; without
-    # it those scenarios are skipped (loud), not failed. The bed itself says which need it.
-    if [ "$(id -u)" != 0 ] && .build/release/dqlite-chaos validate "$scenario" | grep -q "needs-root=yes"; then echo "SKIPPED (needs root): $scenario"; continue; fi
-    echo "== $scenario seed $seed"
-    .build/release/dqlite-chaos run "$scenario" --seed "$seed" --out "runs/ci/$name-$seed" > "runs-ci-$name-$seed.log" 2>&1
-    code=$?
-    if [ $code -ne 0 ]; then
-      status=1
-      echo "FAILED ($code): $scenario --seed $seed"; tail -15 "runs-ci-$name-$seed.log"
-    else
-      grep -E "^(check|verdict)" "runs-ci-$name-$seed.log"
-    fi
-    rm -f "runs-ci-$name-$seed.log"
-  done
+  name=$(basename "$scenario" .yaml)
+  # Namespaces (netns isolation, partitions, delay, loss) and tmpfs data dirs (full disk) need root; without
+  # it those scenarios are skipped (loud), not failed. The bed itself says which need it.
+  if [ "$(id -u)" != 0 ] && .build/release/dqlite-chaos validate "$scenario" | grep -q "needs-root=yes"; then echo "SKIPPED (needs root): $scenario"; continue; fi
+  for seed in $SEEDS; do run_one "$name-$seed" "$scenario" --seed "$seed"; done
 done
 
 # The scenario that catches real dqlite's stale reads, against our node: it passes as it is, and fails with
 # C dqlite's reads (--stale-reads), so the catch is the reads' doing and not the bed's.
 if [ "$(id -u)" = 0 ]; then
-  for variant in "--expect pass" "--stale-reads"; do
-    name=stale-reads-ours$(echo "$variant" | tr -d ' -' | sed 's/^/-/')
-    echo "== Scenarios/smoke/stale-reads-real-dqlite.yaml --target dqlite-node $variant seed 1"
-    # shellcheck disable=SC2086
-    .build/release/dqlite-chaos run Scenarios/smoke/stale-reads-real-dqlite.yaml --seed 1 --target dqlite-node $variant \
-      --out "runs/ci/$name" > "runs-ci-$name.log" 2>&1
-    code=$?
-    if [ $code -ne 0 ]; then
-      status=1
-      echo "FAILED ($code): stale-reads-real-dqlite --target dqlite-node $variant"; tail -15 "runs-ci-$name.log"
-    else
-      grep -E "^(check|verdict)" "runs-ci-$name.log"
-    fi
-    rm -f "runs-ci-$name.log"
-  done
+  run_one stale-reads-ours-1 Scenarios/smoke/stale-reads-real-dqlite.yaml --seed 1 --target dqlite-node --expect pass
+  run_one stale-reads-ours-stale-1 Scenarios/smoke/stale-reads-real-dqlite.yaml --seed 1 --target dqlite-node --stale-reads
 fi
 
 # Issue 5's bound: a 5-node, 60 s scenario finishes within 90 s of wall time, clean-up included (one seed of
