@@ -90,6 +90,12 @@ actor Nemesis {
             case .one: live
             }
             if fault.type == .member { candidates.removeAll { $0 == 0 } }
+            // A node that refuses to start on damaged files stays down: damaging more nodes than a minority
+            // would leave no majority able to start, an outage by design rather than a finding.
+            if fault.type == .corrupt, refused.count + 1 > (count - 1) / 2 {
+                await skip(fault, id: id, "\(refused.count) node(s) already refused to start: damaging another could leave no majority")
+                return nil
+            }
             if fault.type.holdsNode { candidates.removeAll { held.contains($0) } }
         }
         if fault.type.needsNetns, active.values.contains(where: { $0.type.needsNetns }) { candidates = [] }
@@ -296,7 +302,7 @@ actor Nemesis {
             guard await cluster.isStarted(i), !(await cluster.isRunning(i)) else { continue }
             // A node whose data was damaged on purpose may refuse to start, with a clear error: that is
             // allowed (it must not serve wrong data); it stays down and the run goes on without it.
-            let log = await cluster.recentLog(i)
+            let log = Self.explain(await cluster.log(i))
             if damaged.contains(i), target.refusalMarker.map({ log.contains($0) }) ?? true {
                 refused.insert(i)
                 await history.nemesis("start", fault: "refused-to-start", detail: #"{"node":\#(i + 1),"log":\#(HistoryWriter.quote(log))}"#)
@@ -323,6 +329,17 @@ actor Nemesis {
             try? await cluster.launch(i)
         }
         return crashed
+    }
+
+    /// A dead node's last lines, led by its last error line when that scrolled out of them (go-dqlite's
+    /// demo prints its usage after the error).
+    static func explain(_ log: String) -> String {
+        let lines = log.split(separator: "\n")
+        let tail = lines.suffix(5).joined(separator: " | ")
+        guard let error = lines.suffix(60).last(where: { $0.contains("Error") || $0.contains("error:") }), !tail.contains(error) else {
+            return tail.isEmpty ? "(empty log)" : tail
+        }
+        return String(error) + " | ... | " + tail
     }
 
     static var quickConfig: ClientConfig {
