@@ -9,7 +9,7 @@ struct CampaignCommand: AsyncParsableCommand {
         commandName: "campaign",
         abstract: "Run many seeded runs of scenarios and summarise them; merge the results of shards.",
         usage: """
-        dqlite-chaos campaign [SCENARIO.yaml ...] [--tier T] --seeds 1-100 [--target T] [--shard K/N] [--jobs J] [--out DIR]
+        dqlite-chaos campaign [SCENARIO.yaml ...] [--tier T] --seeds 1-100 [--target T] [--command TEMPLATE] [--expect pass|fail] [--stale-reads] [--shard K/N] [--jobs J] [--out DIR]
         dqlite-chaos campaign merge DIR ... [--out DIR]
         """,
         subcommands: [CampaignRunCommand.self, CampaignMergeCommand.self],
@@ -43,6 +43,15 @@ struct CampaignRunCommand: AsyncParsableCommand {
     @Option(help: "Passed to each run's --target.")
     var target: String?
 
+    @Option(help: "Passed to each run's --command (the template of a target: command).")
+    var command: String?
+
+    @Option(help: "Passed to each run's --expect (pass or fail).")
+    var expect: String?
+
+    @Flag(help: "Passed to each run (dqlite-node target: C dqlite's reads).")
+    var staleReads = false
+
     @Option(help: "Run only this share K/N of the runs (for a CI matrix of N jobs).")
     var shard: String?
 
@@ -63,7 +72,8 @@ struct CampaignRunCommand: AsyncParsableCommand {
         do {
             let paths = try tier.map { t throws(CampaignUsageError) in try CampaignScenario.paths(tier: t) } ?? scenarios
             plan = CampaignPlan(scenarios: try CampaignScenario.load(paths: paths), seeds: try SeedList.parse(seeds),
-                                shard: try shard.map { s throws(CampaignUsageError) in try Shard.parse(s) } ?? .whole, target: target)
+                                shard: try shard.map { s throws(CampaignUsageError) in try Shard.parse(s) } ?? .whole, target: target,
+                                runFlags: (command.map { ["--command", $0] } ?? []) + (expect.map { ["--expect", $0] } ?? []) + (staleReads ? ["--stale-reads"] : []))
         } catch {
             FileHandle.standardError.write(Data("dqlite-chaos campaign: \(error)\n".utf8))
             throw ExitCode(64)

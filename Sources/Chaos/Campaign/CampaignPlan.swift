@@ -135,12 +135,15 @@ public struct CampaignPlan: Codable, Sendable, Equatable {
     public var seeds: [UInt64]
     public var shard: Shard
     public var target: String?
+    /// More `dqlite-chaos run` flags for every run (`--command T`, `--expect pass`, `--stale-reads`).
+    public var runFlags: [String]?
 
-    public init(scenarios: [CampaignScenario], seeds: [UInt64], shard: Shard = .whole, target: String? = nil) {
+    public init(scenarios: [CampaignScenario], seeds: [UInt64], shard: Shard = .whole, target: String? = nil, runFlags: [String] = []) {
         self.scenarios = scenarios.sorted { $0.path < $1.path }
         self.seeds = Array(Set(seeds)).sorted()
         self.shard = shard
         self.target = target
+        self.runFlags = runFlags.isEmpty ? nil : runFlags
     }
 
     /// Every run of the whole campaign, scenario-major: run i is the same on every machine.

@@ -104,7 +104,7 @@ public enum CampaignRunner {
         if FileManager.default.createFile(atPath: logPath, contents: nil), let log = FileHandle(forWritingAtPath: logPath) {
             let p = Process()
             p.executableURL = URL(fileURLWithPath: o.chaosExecutable)
-            p.arguments = ["run", run.scenario.path, "--seed", String(run.seed), "--out", dir] + (o.plan.target.map { ["--target", $0] } ?? [])
+            p.arguments = ["run", run.scenario.path, "--seed", String(run.seed), "--out", dir] + (o.plan.target.map { ["--target", $0] } ?? []) + (o.plan.runFlags ?? [])
             p.standardOutput = log
             p.standardError = log
             p.standardInput = FileHandle.nullDevice
