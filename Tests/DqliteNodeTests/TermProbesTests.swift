@@ -37,6 +37,16 @@ final class TermProbesTests: XCTestCase {
         XCTAssertEqual(older.leaseMs, 0)
         let unreachable = await probes.confirm(term: term, peers: ["127.0.0.1:1"], needed: 1, slot: 0)
         XCTAssertFalse(unreachable.confirmed)
+        // A voter cut off by a partition answers nothing until the probe's timeout: a round that has heard
+        // enough must not wait for it (it did, for the whole timeout, so reads stalled through partitions).
+        let silent = try SilentListener()
+        defer { silent.close() }
+        let started = ContinuousClock.now
+        let partial = await probes.confirm(term: term, peers: [silent.address, followers[0]], needed: 1, slot: 2)
+        XCTAssertTrue(partial.confirmed)
+        XCTAssertLessThan(ContinuousClock.now - started, .milliseconds(1000), "decided without the silent voter (timeout 2 s)")
+        let again = await probes.confirm(term: term, peers: [silent.address, followers[0]], needed: 1, slot: 2)
+        XCTAssertTrue(again.confirmed, "its ask still running, the silent voter counts as not answering")
         let none = await probes.confirm(term: term, peers: [], needed: 0, slot: 0)
         XCTAssertTrue(none.confirmed, "a single voter needs no one else")
 
@@ -48,4 +58,28 @@ final class TermProbesTests: XCTestCase {
         }
         XCTAssertEqual(leaderSticky, 0)
     }
+}
+
+/// A TCP listener on loopback that accepts connections and never answers: a peer behind a partition, as a
+/// prober sees it once connected.
+final class SilentListener: Sendable {
+    let fd: Int32
+    let address: String
+
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0, listen(fd, 16) == 0 else { throw LocalClusterError.system("listen", errno) }
+        var out = sockaddr_in()
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &out) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        address = "127.0.0.1:\(UInt16(bigEndian: out.sin_port))"
+    }
+
+    func close() { Glibc.close(fd) }
 }

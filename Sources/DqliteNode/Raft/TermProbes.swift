@@ -14,6 +14,8 @@ final class TermProbes: Sendable {
     /// One connection per peer and round slot: a connection carries one request at a time, and up to
     /// `slots` rounds run at once.
     private let clients = Mutex<[String: NodeClient]>([:])
+    /// Slot and peer pairs whose ask is still running (a round that ended without its answer).
+    private let busy = Mutex<Set<String>>([])
     static let slots = 4
     private let config: ClientConfig
 
@@ -36,20 +38,33 @@ final class TermProbes: Sendable {
     func confirm(term: UInt64, peers: [String], needed: Int, slot: Int) async -> Outcome {
         guard needed > 0 else { return Outcome(confirmed: true, leaseMs: 0) }
         guard peers.count >= needed else { return Outcome(confirmed: false, leaseMs: 0) }
-        return await withTaskGroup(of: Answer.self) { group in
-            for p in peers { group.addTask { await self.ask(p, slot: slot, term: term) } }
-            var promises: [UInt64] = [], answered = 0
-            for await answer in group {
-                answered += 1
-                if answer.ok { promises.append(answer.stickyMs) }
-                let yes = promises.count
-                if yes >= needed || yes + (peers.count - answered) < needed {
-                    group.cancelAll()
-                    return Outcome(confirmed: yes >= needed, leaseMs: ReadLease.duration(promises: promises, needed: needed))
-                }
+        // The round ends as soon as it is decided. A voter cut off by a partition answers nothing until the
+        // dial or request times out (an election timeout): a task group would wait for it, so every round
+        // took that long and reads (and the write lock of the transactions holding them) stalled for as long
+        // as one voter was unreachable. Its ask finishes on its own; until it has, later rounds of this slot
+        // count that voter as silent rather than share its connection.
+        let (answers, sink) = AsyncStream<Answer>.makeStream()
+        for p in peers {
+            let key = "\(slot)|\(p)"
+            guard busy.withLock({ $0.insert(key).inserted }) else {
+                sink.yield(.no)
+                continue
             }
-            return Outcome(confirmed: promises.count >= needed, leaseMs: ReadLease.duration(promises: promises, needed: needed))
+            Task {
+                let answer = await self.ask(p, slot: slot, term: term)
+                self.busy.withLock { _ = $0.remove(key) }
+                sink.yield(answer)
+            }
         }
+        var promises: [UInt64] = [], answered = 0
+        for await answer in answers {
+            answered += 1
+            if answer.ok { promises.append(answer.stickyMs) }
+            let yes = promises.count
+            if yes >= needed || yes + (peers.count - answered) < needed { break }
+        }
+        sink.finish()
+        return Outcome(confirmed: promises.count >= needed, leaseMs: ReadLease.duration(promises: promises, needed: needed))
     }
 
     private struct Answer: Sendable {
