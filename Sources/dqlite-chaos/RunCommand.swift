@@ -7,15 +7,18 @@ import LocalCluster
 struct RunCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
-        abstract: "Run a chaos scenario against a local cluster of dqlite-node processes and check what happened.",
+        abstract: "Run a chaos scenario against a local cluster (our dqlite-node, real dqlite, or your program) and check what happened.",
         discussion: """
-        Starts the scenario's cluster (each node a process with its own temp dir and log, in its own network
-        namespace when run as root, else on loopback), runs a list-append workload through the Swift client
-        while faults (kill, stop, pause, partition, delay, loss) hit the nodes, heals,
+        Starts the scenario's cluster of the target's processes (--target: dqlite-node, real-dqlite, or command
+        with a --command template; each node with its own temp dir and log, in its own network namespace when
+        run as root, else on loopback), runs the scenario's workload through the Swift client while faults
+        (kill, stop, pause, partition, delay, loss, transfer, member, corrupt, disk, full) hit the nodes, heals,
         checks the recorded history and every node's data, and ends with the verdict and the command that
         reproduces the run. Without a scenario, a built-in default runs (3 nodes, kills and pauses, 30 s).
         Exit status: 0 the run met its expectation, 1 a check failed (or an expect: fail scenario passed),
-        2 harness error, 64 bad usage or a malformed scenario.
+        2 harness error, 64 bad usage, a malformed scenario, or a fault the target cannot take.
+        --replay run.json applies the faults as applied there, each on its node at its offset, with the
+        recorded scenario and seed; what differs (scenario file, node program, seed, overrides) is reported.
         """)
 
     @Argument(help: "A scenario file (YAML, see Scenarios/); the built-in default when omitted.")
