@@ -161,9 +161,10 @@ final class LeaderWatch {
         let rank = LeaderLoss.rank(of: engine.id, voters: voters, leader: id)
         guard rank >= 0 else { return }
         let raft = engine.raft
-        // C-Raft owns the address (raft_malloc'd); a follower with no leader has id 0 and a NULL address.
-        raft_free(raft.pointee.follower_state.current_leader.address)
-        raft.pointee.follower_state.current_leader.address = nil
+        // Only the id: C-Raft grants votes when it is 0. The address stays, because an append from the old
+        // leader may still be on its way to disk, and its callback answers `current_leader` while this node
+        // is still a follower: with a NULL address C-Raft's uv_send called strlen(NULL) and the node
+        // crashed (found by the bed: partitions-5-nodes, seed 1). That answer now goes to the dead address.
         raft.pointee.follower_state.current_leader.id = 0
         let timeout = LeaderLoss.electionTimeout(
             now: raft.pointee.io.pointee.time!(raft.pointee.io), timerStart: raft.pointee.election_timer_start,
