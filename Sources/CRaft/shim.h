@@ -1,2 +1,3 @@
 #include <raft.h>
 #include <raft/uv.h>
+#include <raft/fixture.h>

@@ -90,6 +90,9 @@ struct RunNode: AsyncParsableCommand {
     @Flag(help: "TEST ONLY, breaks guarantees on purpose: acknowledge a commit before Raft commits it (for the chaos gate's expect-fail scenarios).")
     var unsafeAckBeforeCommit = false
 
+    @Flag(help: "TEST ONLY, breaks guarantees on purpose: let C-Raft 0.15 commit entries of earlier terms by counting replicas (Raft's figure 8, as C dqlite 1.11 does).")
+    var unsafeOldTermCommits = false
+
     @Option(help: "Failure domain reported by DESCRIBE.")
     var failureDomain: UInt64 = 0
 
@@ -134,6 +137,7 @@ struct RunNode: AsyncParsableCommand {
         settings.busyTimeoutMs = busyTimeout
         settings.staleReads = staleReads
         settings.unsafeAckBeforeCommit = unsafeAckBeforeCommit
+        settings.unsafeOldTermCommits = unsafeOldTermCommits
         settings.segmentSizeMiB = segmentSize
         settings.snapshotCompression = snapshotCompression
         settings.logCompression = logCompression

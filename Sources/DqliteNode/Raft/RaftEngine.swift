@@ -35,6 +35,9 @@ public struct NodeSettings: Sendable {
     /// Serve reads without confirming leadership first (C dqlite's behaviour: a deposed leader may answer
     /// from a stale state for up to an election timeout). Off: reads are linearizable.
     public var staleReads = false
+    /// TEST ONLY: let C-Raft 0.15 commit entries of earlier terms by counting replicas (Raft's figure 8),
+    /// as C dqlite 1.11 does; off, `CommitTermGuard` stops it. For the chaos bed's figure-8 scenario.
+    public var unsafeOldTermCommits = false
     /// TEST ONLY: acknowledge a commit as soon as it is sent to Raft, before Raft commits it. Breaks
     /// linearizability and durability on purpose, so the chaos gate can be shown to catch it.
     public var unsafeAckBeforeCommit = false
@@ -119,6 +122,8 @@ final class RaftEngine {
     var logCompression = true
     /// See `NodeSettings.unsafeAckBeforeCommit`.
     var unsafeAckBeforeCommit = false
+    /// The term in which this leader last asked for an entry of its own (`appendEntryOfOwnTerm`).
+    private var ownEntryTerm: UInt64 = 0
     var busyTimeoutMs: UInt32 = 0
     /// Follows the size of the latest snapshot taken or installed.
     var installTimeout = SnapshotInstallTimeout(baseMs: 2000)
@@ -142,6 +147,7 @@ final class RaftEngine {
     }
 
     deinit {
+        CommitTermGuard.uninstall(from: io)
         raft.deallocate()
         io.deallocate()
         fsm.deallocate()
@@ -181,6 +187,11 @@ final class RaftEngine {
         onDiskFailure = settings.onDiskFailure
         try initialise(dir: dir)
         DiskFailureGuard.install(on: io)
+        if !settings.unsafeOldTermCommits {
+            CommitTermGuard.install(on: io) { r in
+                Unmanaged<RaftEngine>.fromOpaque(r!.pointee.data).takeUnretainedValue().appendEntryOfOwnTerm()
+            }
+        }
         var rc: Int32
         raft_set_election_timeout(raft, settings.electionTimeoutMs)
         raft_set_heartbeat_timeout(raft, settings.heartbeatTimeoutMs)
@@ -331,6 +342,16 @@ final class RaftEngine {
             logger.error("refused a snapshot of \(bytes.count) bytes: \(error)")
             return RAFT_MALFORMED
         }
+    }
+
+    /// A new leader whose log ends in entries of earlier terms commits none of them (`CommitTermGuard`)
+    /// until it has stored one of its own: a barrier, as Raft's leaders do at the start of their term.
+    func appendEntryOfOwnTerm() {
+        let term = self.term
+        guard ownEntryTerm != term else { return }
+        ownEntryTerm = term
+        logger.debug("leading in term \(term) with entries of earlier terms uncommitted: appending a barrier")
+        loop.later { [self] in barrierIfNeeded { _ in } }
     }
 
     // MARK: Close
