@@ -36,7 +36,7 @@ final class CommitTermGuardTests: XCTestCase {
     func testGuardedNodeAppliesNoEntryOfAnEarlierTermBeforeOneOfItsOwnCommits() throws {
         let run = try Figure8Run(guarded: true)
         defer { run.close() }
-        XCTAssertGreaterThan(CommitTermGuard.resultsHeldBack, 0, "S3's acknowledgement of X was held back")
+        XCTAssertGreaterThan(RaftReceiveFilter.resultsHeldBack, 0, "S3's acknowledgement of X was held back")
         XCTAssertFalse(run.applied.isEmpty)
         for a in run.applied {
             XCTAssertEqual(a.committedTerm, a.currentTerm, "server \(a.server + 1) applied index \(a.index) (term \(a.entryTerm)) with only an entry of term \(a.committedTerm) committed in term \(a.currentTerm)")
@@ -107,8 +107,8 @@ private final class Figure8Run {
                 let bytes = UnsafeRawBufferPointer(start: buffer!.pointee.base, count: Int(buffer!.pointee.len))
                 c.recorder.applied.append(Applied(
                     server: c.server, index: index, data: String(decoding: bytes, as: UTF8.self),
-                    entryTerm: CommitTermGuard.termOf(index, in: &r.pointee.log), commitIndex: r.pointee.commit_index,
-                    committedTerm: CommitTermGuard.termOf(r.pointee.commit_index, in: &r.pointee.log),
+                    entryTerm: RaftReceiveFilter.termOf(index, in: &r.pointee.log), commitIndex: r.pointee.commit_index,
+                    committedTerm: RaftReceiveFilter.termOf(r.pointee.commit_index, in: &r.pointee.log),
                     currentTerm: r.pointee.current_term))
                 result?.pointee = nil
                 return 0
@@ -126,10 +126,13 @@ private final class Figure8Run {
         for i in 0..<3 { raft_fixture_set_term(fixture, UInt32(i), 3) }
         if guarded {
             for i in 0..<3 {
-                CommitTermGuard.install(on: raft(i).pointee.io, onOldTail: { r in appendBarrier(r!) })
+                RaftReceiveFilter.install(on: raft(i).pointee.io, onOldTail: { r in appendBarrier(r!) })
             }
         }
         guard raft_fixture_start(fixture) == 0 else { throw FixtureError("raft_fixture_start") }
+        // S1's disk is slow: S3's acknowledgement of X arrives while S1's own barrier is still being written,
+        // the moment at which C-Raft counts X alone.
+        raft_fixture_set_disk_latency(fixture, 0, 300)
         // S2 is cut off; S1's election timer runs out first (the fixture's default), and S3 votes for it.
         for j in [0, 2] {
             raft_fixture_disconnect(fixture, 1, UInt32(j))
@@ -143,7 +146,7 @@ private final class Figure8Run {
 
     func raft(_ i: Int) -> UnsafeMutablePointer<raft> { recorder.rafts[i] }
 
-    func entryTerm(at index: UInt64, on server: Int) -> UInt64 { CommitTermGuard.termOf(index, in: &raft(server).pointee.log) }
+    func entryTerm(at index: UInt64, on server: Int) -> UInt64 { RaftReceiveFilter.termOf(index, in: &raft(server).pointee.log) }
 
     /// S1 dies at once; S2 is connected to S3 again and campaigns (the fixture times its election first).
     func killS1AndLetS2Campaign() {
@@ -171,7 +174,7 @@ private final class Figure8Run {
     }
 
     func close() {
-        if guarded { for i in 0..<3 { CommitTermGuard.uninstall(from: raft(i).pointee.io) } }
+        if guarded { for i in 0..<3 { RaftReceiveFilter.uninstall(from: raft(i).pointee.io) } }
         raft_fixture_close(fixture)
         fixture.deallocate()
         fsms.deallocate()
@@ -188,4 +191,57 @@ private func appendBarrier(_ r: UnsafeMutablePointer<raft>) {
 private struct FixtureError: Error, CustomStringConvertible {
     let description: String
     init(_ d: String) { description = d }
+}
+
+/// A node that lost Raft data holds its vote (`RaftReceiveFilter` with holdVotes) until a leader has caught
+/// it up, through the real C-Raft 0.15 in its fixture.
+final class VoteHoldTests: XCTestCase {
+    nonisolated(unsafe) static var caughtUpCalls = 0  // written by a C callback on the test's thread only
+
+    func testANodeHoldingItsVoteElectsNoOneUntilCaughtUpThenVotesAgain() throws {
+        let fixture = UnsafeMutablePointer<raft_fixture>.allocate(capacity: 1)
+        let fsms = UnsafeMutablePointer<raft_fsm>.allocate(capacity: 3)
+        defer { fixture.deallocate(); fsms.deallocate() }
+        memset(fixture, 0, MemoryLayout<raft_fixture>.size)
+        XCTAssertEqual(raft_fixture_initialize(fixture), 0)
+        for i in 0..<3 {
+            fsms[i] = raft_fsm()
+            fsms[i].version = 1
+            fsms[i].apply = { _, _, result in result?.pointee = nil; return 0 }
+            XCTAssertEqual(raft_fixture_grow(fixture, &fsms[i]), 0)
+        }
+        var configuration = raft_configuration()
+        XCTAssertEqual(raft_fixture_configuration(fixture, 3, &configuration), 0)
+        XCTAssertEqual(raft_fixture_bootstrap(fixture, &configuration), 0)
+        raft_configuration_close(&configuration)
+        let rafts = (0..<3).map { raft_fixture_get(fixture, UInt32($0))! }
+        for r in rafts { RaftReceiveFilter.install(on: r.pointee.io, onOldTail: { r in appendBarrier(r!) }) }
+        // S3 lost its data: it holds its vote.
+        RaftReceiveFilter.install(on: rafts[2].pointee.io, onOldTail: { r in appendBarrier(r!) }, holdVotes: true,
+                                  onCaughtUp: { _ in VoteHoldTests.caughtUpCalls += 1 })
+        defer {
+            for r in rafts { RaftReceiveFilter.uninstall(from: r.pointee.io) }
+            raft_fixture_close(fixture)
+        }
+        XCTAssertEqual(raft_fixture_start(fixture), 0)
+        XCTAssertTrue(RaftReceiveFilter.holdingVotes(rafts[2]))
+        let dropped = RaftReceiveFilter.voteRequestsDropped
+        // S1 cannot reach S2: only S3's vote could elect it, and S3 holds it.
+        raft_fixture_disconnect(fixture, 0, 1)
+        raft_fixture_disconnect(fixture, 1, 0)
+        raft_fixture_set_randomized_election_timeout(fixture, 1, 10_000)
+        raft_fixture_step_until_elapsed(fixture, 5_000)
+        XCTAssertNotEqual(raft_state(rafts[0]), Int32(RAFT_LEADER), "S3 held its vote")
+        XCTAssertNotEqual(raft_state(rafts[2]), Int32(RAFT_LEADER), "and did not stand itself")
+        XCTAssertEqual(raft_state(rafts[2]), Int32(RAFT_FOLLOWER))
+        XCTAssertGreaterThan(RaftReceiveFilter.voteRequestsDropped, dropped)
+        XCTAssertEqual(Self.caughtUpCalls, 0)
+        // S1 and S2 together elect a leader, whose barrier of its term reaches S3: S3 is caught up.
+        raft_fixture_reconnect(fixture, 0, 1)
+        raft_fixture_reconnect(fixture, 1, 0)
+        XCTAssertTrue(raft_fixture_step_until_has_leader(fixture, 10_000))
+        raft_fixture_step_until_elapsed(fixture, 2_000)
+        XCTAssertEqual(Self.caughtUpCalls, 1)
+        XCTAssertFalse(RaftReceiveFilter.holdingVotes(rafts[2]))
+    }
 }

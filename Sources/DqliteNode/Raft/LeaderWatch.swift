@@ -156,7 +156,7 @@ final class LeaderWatch {
     /// brings this voter's election forward to its turn. A heartbeat from a leader after all (the refusal was
     /// not its death) puts both back: C-Raft records the leader and restarts the timer.
     private func forget(_ id: UInt64, term: UInt64) {
-        guard stillFollows(id, term: term) else { return }
+        guard stillFollows(id, term: term), !engine.catchingUp else { return }
         let voters = engine.configuration.filter { $0.role == .voter }.map(\.id)
         let rank = LeaderLoss.rank(of: engine.id, voters: voters, leader: id)
         guard rank >= 0 else { return }

@@ -36,7 +36,7 @@ public struct NodeSettings: Sendable {
     /// from a stale state for up to an election timeout). Off: reads are linearizable.
     public var staleReads = false
     /// TEST ONLY: let C-Raft 0.15 commit entries of earlier terms by counting replicas (Raft's figure 8),
-    /// as C dqlite 1.11 does; off, `CommitTermGuard` stops it. For the chaos bed's figure-8 scenario.
+    /// as C dqlite 1.11 does; off, `RaftReceiveFilter` stops it. For the chaos bed's figure-8 scenario.
     public var unsafeOldTermCommits = false
     /// TEST ONLY: acknowledge a commit as soon as it is sent to Raft, before Raft commits it. Breaks
     /// linearizability and durability on purpose, so the chaos gate can be shown to catch it.
@@ -122,6 +122,11 @@ final class RaftEngine {
     var logCompression = true
     /// See `NodeSettings.unsafeAckBeforeCommit`.
     var unsafeAckBeforeCommit = false
+    /// The data dir (see `start`).
+    private(set) var dataDir = ""
+    /// This node lost Raft data and holds its vote until a leader has caught it up (`DamagedRaftData`).
+    private(set) var catchingUp = false
+    private var catchUpWatch: CatchUpWatch?
     /// The term in which this leader last asked for an entry of its own (`appendEntryOfOwnTerm`).
     private var ownEntryTerm: UInt64 = 0
     var busyTimeoutMs: UInt32 = 0
@@ -147,7 +152,7 @@ final class RaftEngine {
     }
 
     deinit {
-        CommitTermGuard.uninstall(from: io)
+        RaftReceiveFilter.uninstall(from: io)
         raft.deallocate()
         io.deallocate()
         fsm.deallocate()
@@ -185,13 +190,19 @@ final class RaftEngine {
         logCompression = settings.logCompression
         logger = settings.logger
         onDiskFailure = settings.onDiskFailure
+        dataDir = dir
+        if let damage = DamagedRaftData.inspect(dir: dir, segmentSize: Int(settings.segmentSizeMiB) << 20) {
+            let aside = try DamagedRaftData.quarantine(dir: dir, reason: damage)
+            logger.warning("Raft data damaged (\(damage)): log and snapshots moved to \(aside); rejoining with an empty log, holding this node's vote until the leader has caught it up")
+        }
+        catchingUp = DamagedRaftData.isCatchingUp(dir: dir)
         try initialise(dir: dir)
         DiskFailureGuard.install(on: io)
-        if !settings.unsafeOldTermCommits {
-            CommitTermGuard.install(on: io) { r in
-                Unmanaged<RaftEngine>.fromOpaque(r!.pointee.data).takeUnretainedValue().appendEntryOfOwnTerm()
-            }
-        }
+        RaftReceiveFilter.install(
+            on: io, guardCommits: !settings.unsafeOldTermCommits,
+            onOldTail: { r in Unmanaged<RaftEngine>.fromOpaque(r!.pointee.data).takeUnretainedValue().appendEntryOfOwnTerm() },
+            holdVotes: catchingUp,
+            onCaughtUp: { r in Unmanaged<RaftEngine>.fromOpaque(r!.pointee.data).takeUnretainedValue().caughtUp() })
         var rc: Int32
         raft_set_election_timeout(raft, settings.electionTimeoutMs)
         raft_set_heartbeat_timeout(raft, settings.heartbeatTimeoutMs)
@@ -216,6 +227,19 @@ final class RaftEngine {
         }
         rc = raft_start(raft)
         guard rc == 0 else { throw .raft(rc, "raft_start: \(errorMessage())") }
+        if catchingUp && RaftReceiveFilter.holdingVotes(raft) {
+            logger.warning("catching up: this node lost Raft data, and holds its vote until the leader has caught it up")
+            catchUpWatch = CatchUpWatch(engine: self, periodMs: UInt64(max(5000, 10 * settings.electionTimeoutMs)))
+        }
+    }
+
+    /// The leader has caught this node up after it lost Raft data (`RaftReceiveFilter`): it votes again.
+    func caughtUp() {
+        catchingUp = false
+        catchUpWatch?.close()
+        catchUpWatch = nil
+        DamagedRaftData.caughtUp(dir: dataDir)
+        logger.info("caught up from the leader (applied up to \(raft.pointee.last_applied) in term \(term)): voting again")
     }
 
     /// Forces `members` as the configuration in `dir`'s Raft log (after the loss of a majority), without
@@ -344,7 +368,7 @@ final class RaftEngine {
         }
     }
 
-    /// A new leader whose log ends in entries of earlier terms commits none of them (`CommitTermGuard`)
+    /// A new leader whose log ends in entries of earlier terms commits none of them (`RaftReceiveFilter`)
     /// until it has stored one of its own: a barrier, as Raft's leaders do at the start of their term.
     func appendEntryOfOwnTerm() {
         let term = self.term

@@ -45,7 +45,7 @@ enum SnapshotFileCheck {
         }
     }
 
-    private static func readAll(_ path: String) -> [UInt8]? {
+    static func readAll(_ path: String) -> [UInt8]? {
         guard let f = fopen(path, "rb") else { return nil }
         defer { fclose(f) }
         var out: [UInt8] = []
@@ -57,7 +57,7 @@ enum SnapshotFileCheck {
         }
     }
 
-    private static func directoryEntries(_ dir: String) -> [String]? {
+    static func directoryEntries(_ dir: String) -> [String]? {
         guard let d = opendir(dir) else { return nil }
         defer { closedir(d) }
         var names: [String] = []

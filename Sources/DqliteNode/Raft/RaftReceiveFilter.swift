@@ -1,0 +1,147 @@
+import CRaft
+import Synchronization
+
+/// Sits between C-Raft's I/O backend and Raft's receive function (`raft_io.start`'s recv), for two
+/// safety fixes that C-Raft 0.15 has no hook for.
+///
+/// **Commits of earlier terms.** Stops C-Raft 0.15 from committing entries of earlier terms by counting replicas (Raft's figure 8;
+/// fixed upstream in 0.17.1, canonical/raft#336). Its leader commits `last_stored` as soon as a majority's
+/// `match_index` reaches it (`replicationQuorum`), whatever that entry's term. A new leader whose log ends
+/// in an uncommitted entry of an earlier term therefore commits and applies it once it has copied it to a
+/// majority, and a later leader that never had it (elected by voters whose last term is lower than its own)
+/// overwrites it: an applied, read entry is gone.
+///
+/// While the leader's newest stored entry is of an earlier term, a successful AppendEntries result reports
+/// no more than the leader's commit index. Why that is enough, from 0.15's source: a leader's commit index
+/// moves only in `replicationQuorum(r, r->last_stored)` (besides a single voter's election), and only when a
+/// majority of voters have `match_index >= last_stored`; the leader's own match starts at `last_stored` and
+/// every follower's at 0 in each term, and a follower's moves only through these results. So while
+/// `last_stored` is of an earlier term no follower's match exceeds the commit index, nothing new commits,
+/// and followers (which apply up to the leader's commit index) apply nothing new either. Once the leader
+/// has stored an entry of its own term at `last_stored`, results pass unchanged and the count is Raft's own
+/// rule: that entry, and with it every earlier one, is on a majority. `onOldTail` asks for that entry (the
+/// node appends a barrier); the first acknowledgements after it is stored come with the next heartbeat.
+///
+/// **Votes of a node catching up.** A node that lost Raft data (`DamagedRaftData`) holds its vote: it drops
+/// RequestVote (and pre-vote) and TimeoutNow messages and keeps its election timer from firing, so it
+/// neither elects a leader that lacks entries it had acknowledged nor stands itself. It is caught up once
+/// it has applied up to a commit index whose entry is of the current leader's term: with the guard above,
+/// such a leader had committed every entry committed before its term, the lost ones among them.
+enum RaftReceiveFilter {
+    typealias RecvFn = @convention(c) (UnsafeMutablePointer<raft_io>?, UnsafeMutablePointer<raft_message>?) -> Void
+    private typealias StartFn = @convention(c) (UnsafeMutablePointer<raft_io>?, UInt32, raft_io_tick_cb?, raft_io_recv_cb?) -> Int32
+    /// Called on the loop thread after Raft handled a message: when a leader has no entry of its own term in
+    /// its log yet (`onOldTail`, with the commit guard), and once when a node holding its vote has caught up (`onCaughtUp`).
+    typealias RaftFn = @convention(c) (UnsafeMutablePointer<raft>?) -> Void
+
+    /// Per io (by address), as bit patterns: the backend's start, Raft's recv, the callbacks and switches.
+    /// Backends differ (libuv, C-Raft's test fixture), so nothing here is shared between ios.
+    private struct Wrapped: Sendable {
+        var start: UInt
+        var recv = UInt(0)
+        var guardCommits: Bool
+        var onOldTail: UInt
+        var holdVotes: Bool
+        var onCaughtUp: UInt
+    }
+    private static let wrapped = Mutex<[UInt: Wrapped]>([:])
+    /// Results held back and vote requests dropped, for tests and logs.
+    private static let heldBack = Atomic<Int>(0)
+    private static let votesHeld = Atomic<Int>(0)
+    static var resultsHeldBack: Int { heldBack.load(ordering: .relaxed) }
+    static var voteRequestsDropped: Int { votesHeld.load(ordering: .relaxed) }
+
+    /// Wraps `io` before `raft_start` (which calls io->start with Raft's recv).
+    static func install(on io: UnsafeMutablePointer<raft_io>, guardCommits: Bool = true, onOldTail: RaftFn? = nil,
+                        holdVotes: Bool = false, onCaughtUp: RaftFn? = nil) {
+        let key = UInt(bitPattern: io)
+        wrapped.withLock {
+            // Installed again: the settings change, the backend's start stays the one kept the first time.
+            $0[key] = Wrapped(start: $0[key]?.start ?? unsafeBitCast(io.pointee.start, to: UInt.self), guardCommits: guardCommits,
+                              onOldTail: unsafeBitCast(onOldTail, to: UInt.self), holdVotes: holdVotes,
+                              onCaughtUp: unsafeBitCast(onCaughtUp, to: UInt.self))
+        }
+        io.pointee.start = { io, msecs, tick, recv in
+            let key = UInt(bitPattern: io)
+            let start = RaftReceiveFilter.wrapped.withLock { w -> UInt in
+                w[key]?.recv = unsafeBitCast(recv, to: UInt.self)
+                return w[key]?.start ?? 0
+            }
+            let rc = unsafeBitCast(start, to: StartFn.self)(io, msecs, tick, { io, message in
+                RaftReceiveFilter.received(io, message)
+            })
+            return rc
+        }
+    }
+
+    /// Forgets `io` (after raft_close: its memory may be reused).
+    static func uninstall(from io: UnsafeMutablePointer<raft_io>) {
+        _ = wrapped.withLock { $0.removeValue(forKey: UInt(bitPattern: io)) }
+    }
+
+    /// Whether `r`'s node still holds its vote (after raft_start: keeps its election timer from firing).
+    static func holdingVotes(_ r: UnsafeMutablePointer<raft>) -> Bool {
+        guard let io = r.pointee.io, let w = wrapped.withLock({ $0[UInt(bitPattern: io)] }) else { return false }
+        if w.holdVotes { postponeElection(r) }
+        return w.holdVotes
+    }
+
+    private static func received(_ io: UnsafeMutablePointer<raft_io>?, _ message: UnsafeMutablePointer<raft_message>?) {
+        guard let io, let w = wrapped.withLock({ $0[UInt(bitPattern: io)] }) else { return }
+        let recv = unsafeBitCast(w.recv, to: RecvFn.self)
+        guard let message, let data = io.pointee.data else { return recv(io, message) }
+        let r = data.assumingMemoryBound(to: raft.self)
+        let type = Int32(message.pointee.type)
+        if w.holdVotes && (type == RAFT_IO_REQUEST_VOTE || type == RAFT_IO_TIMEOUT_NOW) {
+            votesHeld.add(1, ordering: .relaxed)
+            return
+        }
+        if w.guardCommits, type == RAFT_IO_APPEND_ENTRIES_RESULT, r.pointee.state == UInt16(RAFT_LEADER),
+           message.pointee.append_entries_result.rejected == 0,
+           message.pointee.append_entries_result.last_log_index > r.pointee.commit_index,
+           termOf(r.pointee.last_stored, in: &r.pointee.log) < r.pointee.current_term {
+            message.pointee.append_entries_result.last_log_index = r.pointee.commit_index
+            heldBack.add(1, ordering: .relaxed)
+        }
+        recv(io, message)
+        // Asked on any result, not only a held one: a leader whose log is all committed still appends its
+        // barrier, which is what lets a node holding its vote see a commit of the current term.
+        if w.guardCommits, type == RAFT_IO_APPEND_ENTRIES_RESULT, r.pointee.state == UInt16(RAFT_LEADER), w.onOldTail != 0,
+           termOf(raft_last_index(r), in: &r.pointee.log) < r.pointee.current_term {
+            unsafeBitCast(w.onOldTail, to: RaftFn.self)(r)
+        }
+        if w.holdVotes {
+            if caughtUp(r) {
+                wrapped.withLock { $0[UInt(bitPattern: io)]?.holdVotes = false }
+                if w.onCaughtUp != 0 { unsafeBitCast(w.onCaughtUp, to: RaftFn.self)(r) }
+            } else {
+                postponeElection(r)
+            }
+        }
+    }
+
+    /// Applied up to a commit index whose entry is of the current term (a leader's, which committed it).
+    private static func caughtUp(_ r: UnsafeMutablePointer<raft>) -> Bool {
+        let commit = r.pointee.commit_index
+        return r.pointee.state == UInt16(RAFT_FOLLOWER) && commit > 0 && r.pointee.last_applied >= commit
+            && termOf(commit, in: &r.pointee.log) == r.pointee.current_term
+    }
+
+    /// A follower's election timer fires once `randomized_election_timeout` ms have passed since it was last
+    /// reset (every message from a leader resets both): a day keeps a node holding its vote from standing.
+    private static func postponeElection(_ r: UnsafeMutablePointer<raft>) {
+        guard r.pointee.state == UInt16(RAFT_FOLLOWER) else { return }
+        r.pointee.follower_state.randomized_election_timeout = 86_400_000
+    }
+
+    /// The term of the entry at `index` (0 when the log does not hold it), as C-Raft's logTermOf.
+    static func termOf(_ index: raft_index, in log: UnsafeMutablePointer<raft_log>) -> raft_term {
+        let l = log.pointee
+        guard index > 0 else { return 0 }
+        if index == l.snapshot.last_index { return l.snapshot.last_term }
+        let count = l.back >= l.front ? l.back - l.front : l.size - l.front + l.back
+        guard index > l.offset, index - l.offset <= UInt64(count) else { return 0 }
+        let position = (l.front + Int(index - l.offset - 1)) % l.size
+        return l.entries[position].term
+    }
+}
