@@ -301,9 +301,10 @@ actor Nemesis {
         for i in 0..<count where !downOnPurpose.contains(i) && !refused.contains(i) && !failStopped.contains(i) {
             guard await cluster.isStarted(i), !(await cluster.isRunning(i)) else { continue }
             // A node whose data was damaged on purpose may refuse to start, with a clear error: that is
-            // allowed (it must not serve wrong data); it stays down and the run goes on without it.
+            // allowed (it must not serve wrong data); it stays down and the run goes on without it. Not for a
+            // target that recovers damaged data from its peers: there it is a crash.
             let log = Self.explain(await cluster.log(i))
-            if damaged.contains(i), target.refusalMarker.map({ log.contains($0) }) ?? true {
+            if damaged.contains(i), !target.recoversFromDamage, target.refusalMarker.map({ log.contains($0) }) ?? true {
                 refused.insert(i)
                 await history.nemesis("start", fault: "refused-to-start", detail: #"{"node":\#(i + 1),"log":\#(HistoryWriter.quote(log))}"#)
                 await cluster.kill(i)

@@ -171,7 +171,7 @@ struct Reader {
             if let n = f.to, n > s.cluster.nodes { throw fail(m["faults"], "faults.timeline.to", "node \(n) but the cluster has \(s.cluster.nodes)") }
         }
         if s.cluster.target == .command, let t = s.cluster.command.flatMap({ try? CommandTemplate($0) }) {
-            let target = ChaosTarget(kind: .command, processKind: .command(t), program: t.program, canDump: true, crashMarkers: [], failStopMarker: nil, refusalMarker: nil)
+            let target = ChaosTarget(kind: .command, processKind: .command(t), program: t.program, canDump: true, crashMarkers: [], failStopMarker: nil, refusalMarker: nil, recoversFromDamage: false)
             let used: [FaultType] = s.faults.mode == .none ? [] : s.faults.mode == .explicit ? s.faults.timeline.map(\.type) : s.faults.kinds.filter { $0.weight > 0 }.map(\.type)
             for type in used { if let why = target.refusal(of: type) { throw fail(m["faults"], "faults", "target command cannot take \(type.rawValue) faults: \(why)") } }
         }

@@ -28,6 +28,9 @@ public struct ChaosTarget: Sendable {
     public let failStopMarker: String?
     /// Log text with which the node refuses to start on damaged files; nil: any exit of a damaged node.
     public let refusalMarker: String?
+    /// The node recovers damaged data from its peers (dqlite-node): a damaged node that refuses to start,
+    /// or stays down, fails the run instead of being let off as a clear refusal.
+    public let recoversFromDamage: Bool
 
     /// C, Go and Swift crash lines: assertions, panics, fatal errors, traps.
     static let commonCrashMarkers = ["Fatal error", "Assertion", "precondition", "panic:", "fatal error:", "SIGSEGV"]
@@ -40,17 +43,18 @@ public struct ChaosTarget: Sendable {
             if c.staleReads { extra.append("--stale-reads") }
             extra += c.nodeArgs
             return ChaosTarget(kind: .dqliteNode, processKind: .swiftNode(executable: nodeExecutable, arguments: extra), program: nodeExecutable,
-                               canDump: true, crashMarkers: commonCrashMarkers, failStopMarker: "disk failure:", refusalMarker: "cannot start node")
+                               canDump: true, crashMarkers: commonCrashMarkers, failStopMarker: "disk failure:", refusalMarker: "cannot start node",
+                               recoversFromDamage: true)
         case .realDqlite:
             let demo = realDqliteProgram
             return ChaosTarget(kind: .realDqlite, processKind: .realDqlite, program: demo, canDump: true,
-                               crashMarkers: commonCrashMarkers, failStopMarker: nil, refusalMarker: nil)
+                               crashMarkers: commonCrashMarkers, failStopMarker: nil, refusalMarker: nil, recoversFromDamage: false)
         case .command:
             guard let text = c.command else { throw ChaosError.harness("target: command needs cluster.command (a template)") }
             let template: CommandTemplate
             do { template = try CommandTemplate(text) } catch { throw ChaosError.harness("cluster.command: \(error)") }
             return ChaosTarget(kind: .command, processKind: .command(template), program: template.program, canDump: c.dump,
-                               crashMarkers: c.crashMarkers, failStopMarker: nil, refusalMarker: nil)
+                               crashMarkers: c.crashMarkers, failStopMarker: nil, refusalMarker: nil, recoversFromDamage: false)
         }
     }
 

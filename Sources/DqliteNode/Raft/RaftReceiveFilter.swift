@@ -25,8 +25,9 @@ import Synchronization
 /// **Votes of a node catching up.** A node that lost Raft data (`DamagedRaftData`) holds its vote: it drops
 /// RequestVote (and pre-vote) and TimeoutNow messages and keeps its election timer from firing, so it
 /// neither elects a leader that lacks entries it had acknowledged nor stands itself. It is caught up once
-/// it has applied up to a commit index whose entry is of the current leader's term: with the guard above,
-/// such a leader had committed every entry committed before its term, the lost ones among them.
+/// it has applied up to the commit index of the leader's latest AppendEntries and that entry is of the
+/// leader's term: with the guard above, such a leader had committed every entry committed before its term,
+/// and the index covers those committed in its term so far, the lost ones among them.
 enum RaftReceiveFilter {
     typealias RecvFn = @convention(c) (UnsafeMutablePointer<raft_io>?, UnsafeMutablePointer<raft_message>?) -> Void
     private typealias StartFn = @convention(c) (UnsafeMutablePointer<raft_io>?, UInt32, raft_io_tick_cb?, raft_io_recv_cb?) -> Int32
@@ -43,6 +44,8 @@ enum RaftReceiveFilter {
         var onOldTail: UInt
         var holdVotes: Bool
         var onCaughtUp: UInt
+        /// The commit index of the latest AppendEntries while holding votes.
+        var leaderCommit: raft_index = 0
     }
     private static let wrapped = Mutex<[UInt: Wrapped]>([:])
     /// Results held back and vote requests dropped, for tests and logs.
@@ -87,14 +90,21 @@ enum RaftReceiveFilter {
     }
 
     private static func received(_ io: UnsafeMutablePointer<raft_io>?, _ message: UnsafeMutablePointer<raft_message>?) {
-        guard let io, let w = wrapped.withLock({ $0[UInt(bitPattern: io)] }) else { return }
+        guard let io, var w = wrapped.withLock({ $0[UInt(bitPattern: io)] }) else { return }
         let recv = unsafeBitCast(w.recv, to: RecvFn.self)
         guard let message, let data = io.pointee.data else { return recv(io, message) }
         let r = data.assumingMemoryBound(to: raft.self)
         let type = Int32(message.pointee.type)
-        if w.holdVotes && (type == RAFT_IO_REQUEST_VOTE || type == RAFT_IO_TIMEOUT_NOW) {
-            votesHeld.add(1, ordering: .relaxed)
-            return
+        if w.holdVotes {
+            if type == RAFT_IO_REQUEST_VOTE || type == RAFT_IO_TIMEOUT_NOW {
+                votesHeld.add(1, ordering: .relaxed)
+                return
+            }
+            if type == RAFT_IO_APPEND_ENTRIES {
+                w.leaderCommit = message.pointee.append_entries.leader_commit
+                let commit = w.leaderCommit
+                wrapped.withLock { $0[UInt(bitPattern: io)]?.leaderCommit = commit }
+            }
         }
         if w.guardCommits, type == RAFT_IO_APPEND_ENTRIES_RESULT, r.pointee.state == UInt16(RAFT_LEADER),
            message.pointee.append_entries_result.rejected == 0,
@@ -111,7 +121,7 @@ enum RaftReceiveFilter {
             unsafeBitCast(w.onOldTail, to: RaftFn.self)(r)
         }
         if w.holdVotes {
-            if caughtUp(r) {
+            if caughtUp(r, leaderCommit: w.leaderCommit) {
                 wrapped.withLock { $0[UInt(bitPattern: io)]?.holdVotes = false }
                 if w.onCaughtUp != 0 { unsafeBitCast(w.onCaughtUp, to: RaftFn.self)(r) }
             } else {
@@ -120,11 +130,12 @@ enum RaftReceiveFilter {
         }
     }
 
-    /// Applied up to a commit index whose entry is of the current term (a leader's, which committed it).
-    private static func caughtUp(_ r: UnsafeMutablePointer<raft>) -> Bool {
-        let commit = r.pointee.commit_index
-        return r.pointee.state == UInt16(RAFT_FOLLOWER) && commit > 0 && r.pointee.last_applied >= commit
-            && termOf(commit, in: &r.pointee.log) == r.pointee.current_term
+    /// Applied up to the commit index of the leader's latest AppendEntries, and that index holds an entry of
+    /// the leader's term: the leader had committed every entry of earlier terms (its own term's entry comes
+    /// after them), and this node holds every entry committed in this term up to that message.
+    private static func caughtUp(_ r: UnsafeMutablePointer<raft>, leaderCommit: raft_index) -> Bool {
+        r.pointee.state == UInt16(RAFT_FOLLOWER) && leaderCommit > 0 && r.pointee.last_applied >= leaderCommit
+            && termOf(leaderCommit, in: &r.pointee.log) == r.pointee.current_term
     }
 
     /// A follower's election timer fires once `randomized_election_timeout` ms have passed since it was last
