@@ -22,6 +22,15 @@ import Synchronization
 /// rule: that entry, and with it every earlier one, is on a majority. `onOldTail` asks for that entry (the
 /// node appends a barrier); the first acknowledgements after it is stored come with the next heartbeat.
 ///
+/// **Rolling back a configuration whose predecessor was compacted** (canonical/raft#323, #250). A follower
+/// whose uncommitted configuration entry is overwritten by a new leader rolls back to the last committed
+/// configuration by reading that entry from its log (`membershipRollback`), and C-Raft 0.15 asserts that
+/// the entry is there; after a snapshot has compacted it away (configurations change rarely, so it usually
+/// is) the node crashes, and again at every restart. The filter keeps a copy of each committed
+/// configuration (and of the one in the snapshot loaded at start) and, when an AppendEntries is about to
+/// truncate the uncommitted one while the committed entry is gone from the log, does the rollback first, as
+/// C-Raft would have: the committed configuration back in place, nothing uncommitted.
+///
 /// **Votes of a node catching up.** A node that lost Raft data (`DamagedRaftData`) holds its vote: it drops
 /// RequestVote (and pre-vote) and TimeoutNow messages and keeps its election timer from firing, so it
 /// neither elects a leader that lacks entries it had acknowledged nor stands itself. It is caught up once
@@ -46,7 +55,22 @@ enum RaftReceiveFilter {
         var onCaughtUp: UInt
         /// The commit index of the latest AppendEntries while holding votes.
         var leaderCommit: raft_index = 0
+        /// The backend's load, and the last committed configuration seen, with its index.
+        var load = UInt(0)
+        var committed: [Member] = []
+        var committedIndex: raft_index = 0
     }
+    struct Member: Sendable, Equatable {
+        var id: raft_id
+        var address: String
+        var role: Int32
+    }
+    private typealias LoadFn = @convention(c) (UnsafeMutablePointer<raft_io>?, UnsafeMutablePointer<raft_term>?, UnsafeMutablePointer<raft_id>?,
+                                               UnsafeMutablePointer<UnsafeMutablePointer<raft_snapshot>?>?, UnsafeMutablePointer<raft_index>?,
+                                               UnsafeMutablePointer<UnsafeMutablePointer<raft_entry>?>?, UnsafeMutablePointer<Int>?) -> Int32
+    private static let rollbacks = Atomic<Int>(0)
+    /// Configuration rollbacks done here because C-Raft's entry was compacted away.
+    static var configurationRollbacks: Int { rollbacks.load(ordering: .relaxed) }
     private static let wrapped = Mutex<[UInt: Wrapped]>([:])
     /// Results held back and vote requests dropped, for tests and logs.
     private static let heldBack = Atomic<Int>(0)
@@ -59,10 +83,27 @@ enum RaftReceiveFilter {
                         holdVotes: Bool = false, onCaughtUp: RaftFn? = nil) {
         let key = UInt(bitPattern: io)
         wrapped.withLock {
-            // Installed again: the settings change, the backend's start stays the one kept the first time.
-            $0[key] = Wrapped(start: $0[key]?.start ?? unsafeBitCast(io.pointee.start, to: UInt.self), guardCommits: guardCommits,
-                              onOldTail: unsafeBitCast(onOldTail, to: UInt.self), holdVotes: holdVotes,
-                              onCaughtUp: unsafeBitCast(onCaughtUp, to: UInt.self))
+            // Installed again: the settings change; the backend's functions stay the ones kept the first time.
+            let earlier = $0[key]
+            var w = Wrapped(start: earlier?.start ?? unsafeBitCast(io.pointee.start, to: UInt.self), guardCommits: guardCommits,
+                            onOldTail: unsafeBitCast(onOldTail, to: UInt.self), holdVotes: holdVotes,
+                            onCaughtUp: unsafeBitCast(onCaughtUp, to: UInt.self))
+            w.load = earlier?.load ?? unsafeBitCast(io.pointee.load, to: UInt.self)
+            $0[key] = w
+        }
+        // The snapshot loaded at start holds the committed configuration when its entry is compacted.
+        io.pointee.load = { io, term, vote, snapshot, start, entries, n in
+            let key = UInt(bitPattern: io)
+            let load = RaftReceiveFilter.wrapped.withLock { $0[key]?.load ?? 0 }
+            let rc = unsafeBitCast(load, to: LoadFn.self)(io, term, vote, snapshot, start, entries, n)
+            if rc == 0, let s = snapshot?.pointee {
+                let members = RaftReceiveFilter.members(of: s.pointee.configuration)
+                RaftReceiveFilter.wrapped.withLock {
+                    $0[key]?.committed = members
+                    $0[key]?.committedIndex = s.pointee.configuration_index
+                }
+            }
+            return rc
         }
         io.pointee.start = { io, msecs, tick, recv in
             let key = UInt(bitPattern: io)
@@ -113,7 +154,9 @@ enum RaftReceiveFilter {
             message.pointee.append_entries_result.last_log_index = r.pointee.commit_index
             heldBack.add(1, ordering: .relaxed)
         }
+        if type == RAFT_IO_APPEND_ENTRIES { rollBackIfCompacted(r, message.pointee.append_entries, w) }
         recv(io, message)
+        noteCommittedConfiguration(r, io: io, w)
         // Asked on any result, not only a held one: a leader whose log is all committed still appends its
         // barrier, which is what lets a node holding its vote see a commit of the current term.
         if w.guardCommits, type == RAFT_IO_APPEND_ENTRIES_RESULT, r.pointee.state == UInt16(RAFT_LEADER), w.onOldTail != 0,
@@ -128,6 +171,49 @@ enum RaftReceiveFilter {
                 postponeElection(r)
             }
         }
+    }
+
+    private static func members(of c: raft_configuration) -> [Member] {
+        (0..<Int(c.n)).map { i in Member(id: c.servers[i].id, address: String(cString: c.servers[i].address), role: c.servers[i].role) }
+    }
+
+    /// Keeps a copy of the configuration whenever none is uncommitted.
+    private static func noteCommittedConfiguration(_ r: UnsafeMutablePointer<raft>, io: UnsafeMutablePointer<raft_io>, _ w: Wrapped) {
+        let index = r.pointee.configuration_index
+        guard r.pointee.configuration_uncommitted_index == 0, index != 0, index != w.committedIndex else { return }
+        let members = members(of: r.pointee.configuration)
+        wrapped.withLock {
+            $0[UInt(bitPattern: io)]?.committed = members
+            $0[UInt(bitPattern: io)]?.committedIndex = index
+        }
+    }
+
+    /// What `membershipRollback` does, done here when C-Raft would find the committed entry missing: before
+    /// `append` truncates the uncommitted configuration entry (`deleteConflictingEntries`).
+    private static func rollBackIfCompacted(_ r: UnsafeMutablePointer<raft>, _ append: raft_append_entries, _ w: Wrapped) {
+        let uncommitted = r.pointee.configuration_uncommitted_index
+        guard uncommitted > 0, r.pointee.state == UInt16(RAFT_FOLLOWER), let entries = append.entries,
+              !holds(r.pointee.configuration_index, in: &r.pointee.log) else { return }
+        var conflict: raft_index?
+        for j in 0..<Int(append.n_entries) {
+            let index = append.prev_log_index + 1 + raft_index(j)
+            let local = termOf(index, in: &r.pointee.log)
+            if local > 0 && local != entries[j].term { conflict = index; break }
+        }
+        guard let conflict, conflict <= uncommitted, conflict > r.pointee.commit_index else { return }
+        guard w.committedIndex == r.pointee.configuration_index, !w.committed.isEmpty else { return }
+        raft_configuration_close(&r.pointee.configuration)
+        raft_configuration_init(&r.pointee.configuration)
+        for m in w.committed { _ = raft_configuration_add(&r.pointee.configuration, m.id, m.address, m.role) }
+        r.pointee.configuration_uncommitted_index = 0
+        rollbacks.add(1, ordering: .relaxed)
+    }
+
+    /// Whether the log's entries (not only its snapshot) hold `index`: C-Raft's logGet.
+    static func holds(_ index: raft_index, in log: UnsafeMutablePointer<raft_log>) -> Bool {
+        let l = log.pointee
+        let count = l.back >= l.front ? l.back - l.front : l.size - l.front + l.back
+        return index > l.offset && index - l.offset <= UInt64(count)
     }
 
     /// Applied up to the commit index of the leader's latest AppendEntries, and that index holds an entry of
