@@ -87,4 +87,62 @@ final class ConfigurationRollbackTests: XCTestCase {
         XCTAssertEqual(RaftReceiveFilter.termOf(11, in: &rafts[1].pointee.log), 3, "and holds S3's entry 11")
         XCTAssertEqual(raft_state(rafts[1]), Int32(RAFT_FOLLOWER))
     }
+
+    /// C-Raft 0.15 restores the newest configuration entry in the log as committed at start. When a new leader
+    /// then overwrites that entry, it rolls nothing back: the follower keeps a membership that no longer
+    /// exists (here a fourth server), and counts votes and commits by it.
+    ///
+    ///     all three: [1:1 configuration {1, 2, 3}]
+    ///     S2: [2:2 configuration {1, 2, 3, 4 spare}]   S3: [2:3 command]   (terms 3)
+    func testAConfigurationRestoredAtStartIsRolledBackWhenANewLeaderOverwritesIt() throws {
+        let fixture = UnsafeMutablePointer<raft_fixture>.allocate(capacity: 1)
+        let fsms = UnsafeMutablePointer<raft_fsm>.allocate(capacity: 3)
+        defer { fixture.deallocate(); fsms.deallocate() }
+        memset(fixture, 0, MemoryLayout<raft_fixture>.size)
+        XCTAssertEqual(raft_fixture_initialize(fixture), 0)
+        for i in 0..<3 {
+            fsms[i] = raft_fsm()
+            fsms[i].version = 1
+            fsms[i].apply = { _, _, result in result?.pointee = nil; return 0 }
+            XCTAssertEqual(raft_fixture_grow(fixture, &fsms[i]), 0)
+        }
+        var configuration = raft_configuration()
+        XCTAssertEqual(raft_fixture_configuration(fixture, 3, &configuration), 0)
+        XCTAssertEqual(raft_fixture_bootstrap(fixture, &configuration), 0)
+        XCTAssertEqual(raft_configuration_add(&configuration, 4, "4", RAFT_SPARE), 0)
+        var change = raft_entry()
+        change.term = 2
+        change.type = UInt16(RAFT_CHANGE)
+        XCTAssertEqual(raft_configuration_encode(&configuration, &change.buf), 0)
+        raft_configuration_close(&configuration)
+        XCTAssertEqual(RaftReceiveFilter.decodeConfiguration(change.buf)?.map(\.id), [1, 2, 3, 4])
+        raft_fixture_add_entry(fixture, 1, &change)
+        var command = raft_entry()
+        command.term = 3
+        command.type = UInt16(RAFT_COMMAND)
+        command.buf = raft_buffer(base: raft_calloc(1, 8), len: 8)
+        raft_fixture_add_entry(fixture, 2, &command)
+        for i in 0..<3 { raft_fixture_set_term(fixture, UInt32(i), 3) }
+
+        let rafts = (0..<3).map { raft_fixture_get(fixture, UInt32($0))! }
+        for r in rafts { RaftReceiveFilter.install(on: r.pointee.io) }
+        defer {
+            for r in rafts { RaftReceiveFilter.uninstall(from: r.pointee.io) }
+            raft_fixture_close(fixture)
+        }
+        // S3's timer runs out first; S2's (whose log beats S1's) never does.
+        raft_fixture_set_randomized_election_timeout(fixture, 1, 100_000)
+        raft_fixture_set_randomized_election_timeout(fixture, 2, 200)
+        XCTAssertEqual(raft_fixture_start(fixture), 0)
+        XCTAssertEqual(rafts[1].pointee.configuration.n, 4, "S2 starts on the configuration of its newest entry")
+        XCTAssertEqual(rafts[1].pointee.configuration_index, 2)
+        XCTAssertEqual(rafts[1].pointee.configuration_uncommitted_index, 0, "taken as committed")
+        let before = RaftReceiveFilter.configurationRollbacks
+        XCTAssertTrue(raft_fixture_step_until_state_is(fixture, 2, Int32(RAFT_LEADER), 5_000), "S3 leads")
+        raft_fixture_step_until_elapsed(fixture, 1_000)
+        XCTAssertEqual(RaftReceiveFilter.termOf(2, in: &rafts[1].pointee.log), 3, "S2 holds S3's entry 2")
+        XCTAssertEqual(RaftReceiveFilter.configurationRollbacks, before + 1)
+        XCTAssertEqual(rafts[1].pointee.configuration.n, 3, "S2 is back on {1, 2, 3}")
+        XCTAssertEqual(rafts[1].pointee.configuration_index, 1)
+    }
 }

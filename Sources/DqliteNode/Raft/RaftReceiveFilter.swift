@@ -188,25 +188,76 @@ enum RaftReceiveFilter {
         }
     }
 
-    /// What `membershipRollback` does, done here when C-Raft would find the committed entry missing: before
-    /// `append` truncates the uncommitted configuration entry (`deleteConflictingEntries`).
+    /// What `membershipRollback` does, done here where C-Raft 0.15 gets it wrong, before `append` truncates
+    /// the log at a conflicting entry (`deleteConflictingEntries`):
+    /// - an uncommitted configuration is overwritten and the committed one's entry was compacted (C-Raft
+    ///   reads a NULL entry): the committed copy goes back in place;
+    /// - the configuration C-Raft restored at start is overwritten (0.15 takes the newest configuration entry
+    ///   in the log as committed, so it rolls nothing back and keeps a membership that no longer exists):
+    ///   the newest configuration before the conflict (a log entry, or the loaded snapshot's) goes in.
     private static func rollBackIfCompacted(_ r: UnsafeMutablePointer<raft>, _ append: raft_append_entries, _ w: Wrapped) {
-        let uncommitted = r.pointee.configuration_uncommitted_index
-        guard uncommitted > 0, r.pointee.state == UInt16(RAFT_FOLLOWER), let entries = append.entries,
-              !holds(r.pointee.configuration_index, in: &r.pointee.log) else { return }
+        guard r.pointee.state == UInt16(RAFT_FOLLOWER), let entries = append.entries else { return }
         var conflict: raft_index?
         for j in 0..<Int(append.n_entries) {
             let index = append.prev_log_index + 1 + raft_index(j)
             let local = termOf(index, in: &r.pointee.log)
             if local > 0 && local != entries[j].term { conflict = index; break }
         }
-        guard let conflict, conflict <= uncommitted, conflict > r.pointee.commit_index else { return }
-        guard w.committedIndex == r.pointee.configuration_index, !w.committed.isEmpty else { return }
+        guard let conflict, conflict > r.pointee.commit_index else { return }
+        let uncommitted = r.pointee.configuration_uncommitted_index
+        if uncommitted > 0 {
+            guard conflict <= uncommitted, !holds(r.pointee.configuration_index, in: &r.pointee.log),
+                  w.committedIndex == r.pointee.configuration_index, !w.committed.isEmpty else { return }
+            install(w.committed, index: r.pointee.configuration_index, on: r)
+        } else if r.pointee.configuration_index >= conflict {
+            if let (members, index) = newestConfiguration(before: conflict, in: &r.pointee.log) {
+                install(members, index: index, on: r)
+            } else if w.committedIndex < conflict, !w.committed.isEmpty {
+                install(w.committed, index: w.committedIndex, on: r)
+            }
+        }
+    }
+
+    private static func install(_ members: [Member], index: raft_index, on r: UnsafeMutablePointer<raft>) {
         raft_configuration_close(&r.pointee.configuration)
         raft_configuration_init(&r.pointee.configuration)
-        for m in w.committed { _ = raft_configuration_add(&r.pointee.configuration, m.id, m.address, m.role) }
+        for m in members { _ = raft_configuration_add(&r.pointee.configuration, m.id, m.address, m.role) }
+        r.pointee.configuration_index = index
         r.pointee.configuration_uncommitted_index = 0
         rollbacks.add(1, ordering: .relaxed)
+    }
+
+    /// The newest configuration entry of the log below `index`, decoded.
+    private static func newestConfiguration(before index: raft_index, in log: UnsafeMutablePointer<raft_log>) -> ([Member], raft_index)? {
+        var i = index - 1
+        let l = log.pointee
+        while i > l.offset, holds(i, in: log) {
+            let entry = l.entries[(l.front + Int(i - l.offset - 1)) % l.size]
+            if entry.type == UInt16(RAFT_CHANGE), let members = decodeConfiguration(entry.buf) { return (members, i) }
+            i -= 1
+        }
+        return nil
+    }
+
+    /// C-Raft's configuration encoding: format 1, a 64-bit count, then per server a 64-bit id, the address
+    /// NUL-terminated and a role byte (little-endian, unaligned).
+    static func decodeConfiguration(_ buf: raft_buffer) -> [Member]? {
+        guard let base = buf.base, buf.len >= 9 else { return nil }
+        let b = UnsafeRawBufferPointer(start: base, count: buf.len)
+        guard b[0] == 1 else { return nil }
+        func u64(_ at: Int) -> UInt64 { (0..<8).reduce(UInt64(0)) { $0 | UInt64(b[at + $1]) << (8 * UInt64($1)) } }
+        let n = u64(1)
+        var at = 9, members: [Member] = []
+        for _ in 0..<n {
+            guard at + 8 < b.count else { return nil }
+            let id = u64(at)
+            at += 8
+            guard let end = b[at...].firstIndex(of: 0), end + 1 < b.count else { return nil }
+            let address = String(decoding: b[at..<end], as: UTF8.self)
+            members.append(Member(id: id, address: address, role: Int32(b[end + 1])))
+            at = end + 2
+        }
+        return members
     }
 
     /// Whether the log's entries (not only its snapshot) hold `index`: C-Raft's logGet.
