@@ -7,7 +7,7 @@ cluster per round). The writes go through a shell, one process per write, the sa
 (--client go: Debian's go-dqlite `dqlite`, whose reconnection retries in about one-second steps; --client
 swift: ours); the figure is the time from the kill to the first write that succeeds after it.
 
-usage: harness/failover.py [--rounds 3] [--node .build/release/dqlite-node]
+usage: harness/failover.py [--rounds 3] [--node .build/release/dqlite-node] [--node-args "FLAGS" ...]
 """
 import argparse, os, shutil, signal, subprocess, sys, tempfile, threading, time
 
@@ -60,19 +60,21 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--client", choices=["go", "swift"], default="go",
                     help="which shell makes the writes: Debian's go-dqlite `dqlite` or ours (.build/release/dqlite)")
-    ap.add_argument("--node-args", default="", help="extra dqlite-node flags (default settings otherwise)")
+    ap.add_argument("--node-args", action="append", default=None,
+                    help="extra dqlite-node flags (default settings otherwise); repeat to compare variants, interleaved per round")
     ap.add_argument("--node", default=os.path.join(os.path.dirname(__file__), "..", ".build", "release", "dqlite-node"))
     a = ap.parse_args()
     global SHELL
     if a.client == "swift":
         SHELL = os.path.join(os.path.dirname(__file__), "..", ".build", "release", "dqlite")
     root = tempfile.mkdtemp(prefix="dqlite-failover-")
-    ours = "swift dqlite-node (" + (a.node_args or "defaults") + ")"
-    results = {"real dqlite (dqlite-benchmark nodes, defaults)": [], ours: []}
+    variants = {"swift dqlite-node (" + (args or "defaults") + ")": args for args in (a.node_args or [""])}
+    results = {"real dqlite (dqlite-benchmark nodes, defaults)": []}
+    results.update({name: [] for name in variants})
     try:
         for r in range(a.rounds):
-            for name in results:
-                nodes = Nodes(root, f"real-{r}") if name.startswith("real") else SwiftNodes(root, f"swift-{r}", a.node, a.node_args.split())
+            for v, name in enumerate(results):
+                nodes = Nodes(root, f"real-{r}") if name.startswith("real") else SwiftNodes(root, f"swift-{r}-{v}", a.node, variants[name].split())
                 try:
                     results[name].append(one_round(nodes))
                 finally:
