@@ -93,7 +93,7 @@ private final class Figure8Run {
     init(guarded: Bool) throws {
         self.guarded = guarded
         memset(fixture, 0, MemoryLayout<raft_fixture>.size)
-        guard raft_fixture_initialize(fixture) == 0 else { throw FixtureError("raft_fixture_initialize") }
+        guard raft_fixture_initialize(fixture) == 0 else { throw FixtureFailure("raft_fixture_initialize") }
         for i in 0..<3 {
             let context = FSMContext(recorder, i)
             contexts.append(context)
@@ -113,12 +113,12 @@ private final class Figure8Run {
                 result?.pointee = nil
                 return 0
             }
-            guard raft_fixture_grow(fixture, &fsms[i]) == 0 else { throw FixtureError("raft_fixture_grow") }
+            guard raft_fixture_grow(fixture, &fsms[i]) == 0 else { throw FixtureFailure("raft_fixture_grow") }
             recorder.rafts.append(raft_fixture_get(fixture, UInt32(i)))
         }
         var configuration = raft_configuration()
         guard raft_fixture_configuration(fixture, 3, &configuration) == 0,
-              raft_fixture_bootstrap(fixture, &configuration) == 0 else { throw FixtureError("bootstrap") }
+              raft_fixture_bootstrap(fixture, &configuration) == 0 else { throw FixtureFailure("bootstrap") }
         raft_configuration_close(&configuration)
         // Figure 8's logs, as persisted state before the servers start.
         addEntry(server: 0, term: 2, "X")
@@ -129,7 +129,7 @@ private final class Figure8Run {
                 RaftReceiveFilter.install(on: raft(i).pointee.io, onOldTail: { r in appendBarrier(r!) })
             }
         }
-        guard raft_fixture_start(fixture) == 0 else { throw FixtureError("raft_fixture_start") }
+        guard raft_fixture_start(fixture) == 0 else { throw FixtureFailure("raft_fixture_start") }
         // S1's disk is slow: S3's acknowledgement of X arrives while S1's own barrier is still being written,
         // the moment at which C-Raft counts X alone.
         raft_fixture_set_disk_latency(fixture, 0, 300)
@@ -138,10 +138,10 @@ private final class Figure8Run {
             raft_fixture_disconnect(fixture, 1, UInt32(j))
             raft_fixture_disconnect(fixture, UInt32(j), 1)
         }
-        guard raft_fixture_step_until_state_is(fixture, 0, Int32(RAFT_LEADER), 10_000) else { throw FixtureError("S1 never led") }
+        guard raft_fixture_step_until_state_is(fixture, 0, Int32(RAFT_LEADER), 10_000) else { throw FixtureFailure("S1 never led") }
         XCTAssertEqual(raft(0).pointee.current_term, 4)
         // Until S1 has applied X (guarded: after its barrier commits) and told S3 the commit index.
-        guard raft_fixture_step_until_applied(fixture, 0, 2, 5_000) else { throw FixtureError("S1 never applied X") }
+        guard raft_fixture_step_until_applied(fixture, 0, 2, 5_000) else { throw FixtureFailure("S1 never applied X") }
     }
 
     func raft(_ i: Int) -> UnsafeMutablePointer<raft> { recorder.rafts[i] }
@@ -188,10 +188,6 @@ private func appendBarrier(_ r: UnsafeMutablePointer<raft>) {
     if raft_barrier(r, req, { req, _ in req?.deallocate() }) != 0 { req.deallocate() }
 }
 
-private struct FixtureError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
-}
 
 /// A node that lost Raft data holds its vote (`RaftReceiveFilter` with holdVotes) until a leader has caught
 /// it up, through the real C-Raft 0.15 in its fixture.
@@ -199,29 +195,16 @@ final class VoteHoldTests: XCTestCase {
     nonisolated(unsafe) static var caughtUpCalls = 0  // written by a C callback on the test's thread only
 
     func testANodeHoldingItsVoteElectsNoOneUntilCaughtUpThenVotesAgain() throws {
-        let fixture = UnsafeMutablePointer<raft_fixture>.allocate(capacity: 1)
-        let fsms = UnsafeMutablePointer<raft_fsm>.allocate(capacity: 3)
-        defer { fixture.deallocate(); fsms.deallocate() }
-        memset(fixture, 0, MemoryLayout<raft_fixture>.size)
-        XCTAssertEqual(raft_fixture_initialize(fixture), 0)
-        for i in 0..<3 {
-            fsms[i] = raft_fsm()
-            fsms[i].version = 1
-            fsms[i].apply = { _, _, result in result?.pointee = nil; return 0 }
-            XCTAssertEqual(raft_fixture_grow(fixture, &fsms[i]), 0)
-        }
-        var configuration = raft_configuration()
-        XCTAssertEqual(raft_fixture_configuration(fixture, 3, &configuration), 0)
-        XCTAssertEqual(raft_fixture_bootstrap(fixture, &configuration), 0)
-        raft_configuration_close(&configuration)
-        let rafts = (0..<3).map { raft_fixture_get(fixture, UInt32($0))! }
+        let f = try PlainRaftFixture()
+        try f.bootstrap()
+        let (fixture, rafts) = (f.fixture, f.rafts)
         for r in rafts { RaftReceiveFilter.install(on: r.pointee.io, onOldTail: { r in appendBarrier(r!) }) }
         // S3 lost its data: it holds its vote.
         RaftReceiveFilter.install(on: rafts[2].pointee.io, onOldTail: { r in appendBarrier(r!) }, holdVotes: true,
                                   onCaughtUp: { _ in VoteHoldTests.caughtUpCalls += 1 })
         defer {
             for r in rafts { RaftReceiveFilter.uninstall(from: r.pointee.io) }
-            raft_fixture_close(fixture)
+            f.close()
         }
         XCTAssertEqual(raft_fixture_start(fixture), 0)
         XCTAssertTrue(RaftReceiveFilter.holdingVotes(rafts[2]))

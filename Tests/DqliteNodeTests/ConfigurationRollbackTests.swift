@@ -14,18 +14,10 @@ import CRaft
 /// lost, so it stays uncommitted. S1 dies; S3, whose entry 11 is of term 3, wins S2's vote and overwrites it.
 final class ConfigurationRollbackTests: XCTestCase {
     func testAFollowerRollsBackAConfigurationWhoseCommittedEntryWasCompacted() throws {
-        let fixture = UnsafeMutablePointer<raft_fixture>.allocate(capacity: 1)
-        let fsms = UnsafeMutablePointer<raft_fsm>.allocate(capacity: 3)
+        // Never closed, so never freed (see below).
+        let f = try PlainRaftFixture()
+        let fixture = f.fixture
         let change = UnsafeMutablePointer<raft_change>.allocate(capacity: 1)
-        memset(fixture, 0, MemoryLayout<raft_fixture>.size)
-        XCTAssertEqual(raft_fixture_initialize(fixture), 0)
-        for i in 0..<3 {
-            fsms[i] = raft_fsm()
-            fsms[i].version = 1
-            fsms[i].apply = { _, _, result in result?.pointee = nil; return 0 }
-            fsms[i].restore = { _, buffer in raft_free(buffer?.pointee.base); return 0 }
-            XCTAssertEqual(raft_fixture_grow(fixture, &fsms[i]), 0)
-        }
         for i in 0..<3 {
             // Allocated with raft_malloc: the fixture's disk owns and frees it.
             let snapshot = raft_malloc(MemoryLayout<raft_snapshot>.size)!.assumingMemoryBound(to: raft_snapshot.self)
@@ -48,7 +40,7 @@ final class ConfigurationRollbackTests: XCTestCase {
         command.buf = raft_buffer(base: raft_calloc(1, 8), len: 8)
         raft_fixture_add_entry(fixture, 2, &command)
 
-        let rafts = (0..<3).map { raft_fixture_get(fixture, UInt32($0))! }
+        let rafts = f.rafts
         for r in rafts { RaftReceiveFilter.install(on: r.pointee.io) }
         // Not raft_fixture_close: the fixture's in-memory disk truncates as if every log started at index 1,
         // so after S2's truncation at 11 (its log starts after the snapshot at 10) its entries array holds
@@ -95,20 +87,11 @@ final class ConfigurationRollbackTests: XCTestCase {
     ///     all three: [1:1 configuration {1, 2, 3}]
     ///     S2: [2:2 configuration {1, 2, 3, 4 spare}]   S3: [2:3 command]   (terms 3)
     func testAConfigurationRestoredAtStartIsRolledBackWhenANewLeaderOverwritesIt() throws {
-        let fixture = UnsafeMutablePointer<raft_fixture>.allocate(capacity: 1)
-        let fsms = UnsafeMutablePointer<raft_fsm>.allocate(capacity: 3)
-        defer { fixture.deallocate(); fsms.deallocate() }
-        memset(fixture, 0, MemoryLayout<raft_fixture>.size)
-        XCTAssertEqual(raft_fixture_initialize(fixture), 0)
-        for i in 0..<3 {
-            fsms[i] = raft_fsm()
-            fsms[i].version = 1
-            fsms[i].apply = { _, _, result in result?.pointee = nil; return 0 }
-            XCTAssertEqual(raft_fixture_grow(fixture, &fsms[i]), 0)
-        }
+        let f = try PlainRaftFixture()
+        try f.bootstrap()
+        let fixture = f.fixture
         var configuration = raft_configuration()
         XCTAssertEqual(raft_fixture_configuration(fixture, 3, &configuration), 0)
-        XCTAssertEqual(raft_fixture_bootstrap(fixture, &configuration), 0)
         XCTAssertEqual(raft_configuration_add(&configuration, 4, "4", RAFT_SPARE), 0)
         var change = raft_entry()
         change.term = 2
@@ -124,11 +107,11 @@ final class ConfigurationRollbackTests: XCTestCase {
         raft_fixture_add_entry(fixture, 2, &command)
         for i in 0..<3 { raft_fixture_set_term(fixture, UInt32(i), 3) }
 
-        let rafts = (0..<3).map { raft_fixture_get(fixture, UInt32($0))! }
+        let rafts = f.rafts
         for r in rafts { RaftReceiveFilter.install(on: r.pointee.io) }
         defer {
             for r in rafts { RaftReceiveFilter.uninstall(from: r.pointee.io) }
-            raft_fixture_close(fixture)
+            f.close()
         }
         // S3's timer runs out first; S2's (whose log beats S1's) never does.
         raft_fixture_set_randomized_election_timeout(fixture, 1, 100_000)
