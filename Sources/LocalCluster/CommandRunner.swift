@@ -15,10 +15,11 @@ public enum CommandRunner {
     }
 
     public static func run(_ executable: String, _ arguments: [String], stdin: String? = nil,
-                           timeout: Duration = .seconds(120)) async throws -> CommandResult {
+                           environment: [String: String]? = nil, timeout: Duration = .seconds(120)) async throws -> CommandResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let environment { process.environment = environment }
         let out = Pipe(), err = Pipe(), input = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -39,6 +39,7 @@ public actor ProcessCluster {
     private let executable: String
     public nonisolated let kind: Kind
     private let placement: Placement
+    private let environment: @Sendable (Int) -> [String: String]
 
     /// Where the nodes listen and how their processes start: loopback ports by default; the chaos runner's
     /// netns mode gives each node an address in its own network namespace and starts it in there.
@@ -67,8 +68,10 @@ public actor ProcessCluster {
 
     /// Starts `count` nodes (the first bootstraps, the others join it) and waits until the leader lists them
     /// all: three of them (or all, when fewer) as voters, the rest as stand-bys.
+    /// `environment` adds variables to node `i`'s environment (e.g. LD_PRELOAD of the clock-fault library).
     public static func start(nodes count: Int = 3, kind: Kind = .realDqlite, readyTimeout: Duration = .seconds(90),
-                             placement: Placement = .loopback) async throws -> ProcessCluster {
+                             placement: Placement = .loopback,
+                             environment: @escaping @Sendable (Int) -> [String: String] = { _ in [:] }) async throws -> ProcessCluster {
         let executable: String = switch kind {
         case .realDqlite: ProcessInfo.processInfo.environment["DQLITE_DEMO"] ?? "/usr/bin/dqlite-demo"
         case .swiftNode(let path, _): path
@@ -94,7 +97,8 @@ public actor ProcessCluster {
             nodes.append(Node(index: i, address: try placement.address(i),
                               apiAddress: "127.0.0.1:\(try freeLoopbackPort())", dir: dir))
         }
-        let cluster = ProcessCluster(nodes: nodes, root: root, executable: executable, kind: kind, placement: placement)
+        let cluster = ProcessCluster(nodes: nodes, root: root, executable: executable, kind: kind, placement: placement,
+                                     environment: environment)
         do {
             // Joiners are started once node 1 answers: go-dqlite's app gives up at once when the node it
             // joins through is not listening yet (seen on a loaded machine).
@@ -109,7 +113,9 @@ public actor ProcessCluster {
         return cluster
     }
 
-    private init(nodes: [Node], root: String, executable: String, kind: Kind, placement: Placement) {
+    private init(nodes: [Node], root: String, executable: String, kind: Kind, placement: Placement,
+                 environment: @escaping @Sendable (Int) -> [String: String]) {
+        self.environment = environment
         self.nodes = nodes
         self.root = root
         self.executable = executable
@@ -146,6 +152,8 @@ public actor ProcessCluster {
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice
+        let extra = environment(index)
+        if !extra.isEmpty { process.environment = ProcessInfo.processInfo.environment.merging(extra) { _, new in new } }
         commandLines[index] = ([process.executableURL?.path ?? executable] + (process.arguments ?? [])).joined(separator: " ")
         do { try process.run() } catch {
             throw LocalClusterError.notReady("node \(index + 1) could not start (\(commandLine(index))): \(error)")
