@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "dqlite-node", targets: ["dqlite-node"]),
         .executable(name: "dqlite-chaos", targets: ["dqlite-chaos"]),
         .executable(name: "dqlite-disk-faults", targets: ["dqlite-disk-faults"]),
+        .library(name: "dqlite-clock-faults", type: .dynamic, targets: ["DqliteClockFaults"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -74,6 +75,8 @@ let package = Package(
         // The seccomp launcher of disk faults (EIO, ENOSPC): C, because it must stay single-threaded until it
         // execs the node (DESIGN.md, decision 6). The chaos runner wraps nodes in it.
         .executableTarget(name: "dqlite-disk-faults", dependencies: ["CSeccomp"], path: "harness/disk-faults"),
+        // LD_PRELOAD library for the bed's clock faults. Nothing links it: it would bend the linking process's own clocks.
+        .target(name: "DqliteClockFaults", path: "harness/clock-faults", linkerSettings: [.linkedLibrary("dl")]),
 
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CRaft", "CUV", "CSQLite", "CSeccomp"]),
         .testTarget(name: "DqliteWireTests", dependencies: ["DqliteWire"]),
@@ -82,6 +85,7 @@ let package = Package(
         .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "LocalCluster", "dqlite"]),
         .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster"]),
+        .testTarget(name: "ClockFaultsTests", dependencies: ["LocalCluster", "DqliteClient", "dqlite-node"]),
         .testTarget(name: "ChaosTests", dependencies: ["Chaos", "Checker", "LocalCluster", "dqlite-node", "dqlite-disk-faults", "dqlite-chaos"]),
         // The corpus histories are read by the tests from their source path, not bundled.
         .testTarget(name: "CheckerTests", dependencies: ["Checker", "dqlite-chaos"], exclude: ["Corpus"]),
