@@ -86,13 +86,15 @@ public enum ChaosRunner {
         for l in target.limits { o.say("target: \(l)") }
         let net = try RunNetwork.make(for: s, plan: plan)
         o.say(net.summary)
-        let disk: DiskFaults?
+        let disk: DiskFaults?, clocks: ClockFaults?
         do {
             disk = try DiskFaults.make(for: s, plan: plan, toolsDirectory: o.toolsDirectory, outputDirectory: o.outputDirectory)
+            clocks = try ClockFaults.make(for: s, plan: plan, toolsDirectory: o.toolsDirectory, outputDirectory: o.outputDirectory)
         } catch {
             net.remove()
             throw error
         }
+        if let clocks { o.say("clock faults: every node runs with \(clocks.library)") }
         if let disk {
             o.say("disk faults: " + [disk.launcher.map { "errors through \($0)" }, disk.tmpfsBytes.map { "data dirs on \($0 >> 20) MiB tmpfs" }]
                 .compactMap { $0 }.joined(separator: "; "))
@@ -100,7 +102,8 @@ public enum ChaosRunner {
         let cluster: ProcessCluster
         do {
             cluster = try await ProcessCluster.start(nodes: s.cluster.nodes, kind: target.processKind,
-                                                     placement: disk?.wrap(net.placement) ?? net.placement)
+                                                     placement: disk?.wrap(net.placement) ?? net.placement,
+                                                     environment: { clocks?.environment($0) ?? [:] })
         } catch {
             net.remove()
             throw ChaosError.harness("target \(target.kind.rawValue) did not start: \(error)")
@@ -122,7 +125,7 @@ public enum ChaosRunner {
             }
         }
         do {
-            let record = try await drive(o, plan: plan, cluster: cluster, target: target, network: net.nemesis(), disk: disk,
+            let record = try await drive(o, plan: plan, cluster: cluster, target: target, network: net.nemesis(), disk: disk, clocks: clocks,
                                          isolation: net.isolation.rawValue, reproduce: reproduce)
             collect(keepData: record.verdict != "pass" || record.checksFailed)
             await cluster.stop()
@@ -137,7 +140,7 @@ public enum ChaosRunner {
     }
 
     private static func drive(_ o: RunOptions, plan: [PlannedFault], cluster: ProcessCluster, target: ChaosTarget, network: NetworkNemesis?,
-                              disk: DiskFaults?, isolation: String, reproduce: String) async throws -> RunRecord {
+                              disk: DiskFaults?, clocks: ClockFaults?, isolation: String, reproduce: String) async throws -> RunRecord {
         let s = o.scenario
         let clients = try WorkloadClients(spec: s.workload, addresses: cluster.addresses)
         let client = clients.shared
@@ -160,7 +163,7 @@ public enum ChaosRunner {
             for statement in workload.schema { _ = try await c.exec(statement) }
             _ = try await c.exec("CREATE TABLE IF NOT EXISTS liveness (id INTEGER PRIMARY KEY, t INTEGER)")
         }
-        let nemesis = Nemesis(cluster: cluster, history: history, target: target, network: network, disk: disk)
+        let nemesis = Nemesis(cluster: cluster, history: history, target: target, network: network, disk: disk, clocks: clocks)
         let end = start + .seconds(s.durationS)
         let root = SeededRandom(seed: o.seed)
         var crashes: [Int] = []

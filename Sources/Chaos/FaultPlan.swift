@@ -26,6 +26,7 @@ public enum FaultPlan {
             if kind.type == .partition, !kind.shapes.isEmpty { fault.shape = kind.shapes[Int(rng.next() % UInt64(kind.shapes.count))] }
             if kind.type == .delay || kind.type == .loss { fault.link = kind.link }
             if kind.type == .disk { fault.error = kind.errors.isEmpty ? .eio : kind.errors[Int(rng.next() % UInt64(kind.errors.count))] }
+            if kind.type == .clock { fault.clock = drawClock(kind.clock, &rng) }
             plan.append(fault)
             t += duration + max(0.1, rng.uniform(scenario.faults.intervalS))
         }
@@ -62,9 +63,20 @@ public enum FaultPlan {
             if kind.type == .partition, !kind.shapes.isEmpty { fault.shape = kind.shapes[Int(rng.next() % UInt64(kind.shapes.count))] }
             if kind.type == .delay || kind.type == .loss { fault.link = kind.link }
             if kind.type == .disk { fault.error = kind.errors.isEmpty ? .eio : kind.errors[Int(rng.next() % UInt64(kind.errors.count))] }
+            if kind.type == .clock { fault.clock = drawClock(kind.clock, &rng) }
             plan.append(fault)
             t = at + max(0.1, rng.uniform(scenario.faults.intervalS))
         }
         return plan.sorted { $0.atS < $1.atS }
+    }
+
+    /// A clock fault from its kind: the mode, then its number (rates and jumps to two decimals).
+    static func drawClock(_ k: ClockKind, _ rng: inout SeededRandom) -> ClockChange {
+        let mode = k.modes.isEmpty ? .rate : k.modes[Int(rng.next() % UInt64(k.modes.count))]
+        switch mode {
+        case .rate: return ClockChange(mode: .rate, rate: (rng.uniform(k.rate) * 100).rounded() / 100)
+        case .jump: return ClockChange(mode: .jump, jumpS: (rng.uniform(k.jumpS) * 100).rounded() / 100)
+        case .strobe: return ClockChange(mode: .strobe, strobeMs: k.strobeMs, strobeS: k.strobeS)
+        }
     }
 }

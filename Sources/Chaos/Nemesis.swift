@@ -48,7 +48,12 @@ actor Nemesis {
     /// Faults in force now, for the status line.
     var current: [String] { active.sorted { $0.key < $1.key }.map(\.value.status) }
 
-    init(cluster: ProcessCluster, history: HistoryWriter, target: ChaosTarget, network: NetworkNemesis? = nil, disk: DiskFaults? = nil) {
+    /// Bent clocks (scenarios with `clock` faults only).
+    let clocks: ClockFaults?
+
+    init(cluster: ProcessCluster, history: HistoryWriter, target: ChaosTarget, network: NetworkNemesis? = nil, disk: DiskFaults? = nil,
+         clocks: ClockFaults? = nil) {
+        self.clocks = clocks
         self.cluster = cluster
         self.history = history
         self.target = target
@@ -97,6 +102,7 @@ actor Nemesis {
                 return nil
             }
             if fault.type.holdsNode { candidates.removeAll { held.contains($0) } }
+            if fault.type == .clock { candidates.removeAll { n in active.values.contains { $0.type == .clock && $0.node == n } } }
         }
         if fault.type.needsNetns, active.values.contains(where: { $0.type.needsNetns }) { candidates = [] }
         guard let node = candidates.isEmpty ? nil : candidates[fault.pick % candidates.count],
@@ -171,6 +177,17 @@ actor Nemesis {
             diskFaulted.insert(node)
             net = NetworkNemesis.Applied(detail: #"{"node":\#(node + 1),"balloon_bytes":\#(bytes),"for_s":\#(fault.forS)}"#,
                                          status: "full n\(node + 1) (+\(bytes >> 20) MiB)")
+        case .clock:
+            let change = fault.clock ?? ClockChange(mode: .rate, rate: 2)
+            do {
+                guard let clocks else { throw ChaosError.harness("no clock-fault library") }
+                try clocks.apply(change, to: node)
+            } catch {
+                await skip(fault, id: id, "\(error)")
+                return nil
+            }
+            net = NetworkNemesis.Applied(detail: #"{"node":\#(node + 1),"clock":\#(HistoryWriter.quote(change.summary)),"for_s":\#(fault.forS)}"#,
+                                         status: "clock \(change.summary) n\(node + 1)")
         case .partition, .delay, .loss:
             do {
                 guard let network else { throw ChaosError.harness("\(fault.type.rawValue) needs isolation: netns") }
@@ -188,6 +205,7 @@ actor Nemesis {
         record.pick = fault.pick
         record.to = to.map { $0 + 1 }
         record.error = fault.type == .disk ? (fault.error ?? .eio) : nil
+        record.clock = fault.type == .clock ? (fault.clock ?? ClockChange(mode: .rate, rate: 2)) : nil
         applied.append(record)
         let a = ActiveFault(id: id, type: fault.type, node: node,
                             status: net?.status ?? "\(fault.type.rawValue) n\(node + 1)\(wasLeader ? " (leader)" : "")",
@@ -275,6 +293,9 @@ actor Nemesis {
             }
             disk?.drain(await cluster.directory(node))
             await restartFailStopped(node)
+        case .clock:
+            let lead = clocks?.heal(node) ?? 0
+            detail = #"{"id":\#(a.id),"node":\#(node + 1),"monotonic_shift_ms":\#(lead)}"#
         case .partition, .delay, .loss:
             if let network, let ended = await network.heal() { detail = Self.withID(ended.detail, a.id) }
         case .transfer:
@@ -371,6 +392,8 @@ public struct AppliedFault: Codable, Sendable, Equatable {
     public var to: Int?
     /// Disk: the error returned.
     public var error: DiskErrno?
+    /// Clock: how the clocks were bent.
+    public var clock: ClockChange?
 
     public init(atS: Double, type: FaultType, node: Int, wasLeader: Bool, forS: Double,
                 shape: PartitionShape? = nil, groups: [[Int]]? = nil, link: LinkFault? = nil) {
@@ -391,10 +414,11 @@ public struct AppliedFault: Codable, Sendable, Equatable {
         f.node = type == .transfer ? nil : node
         f.to = to
         f.error = error
+        f.clock = clock
         return f
     }
 
     enum CodingKeys: String, CodingKey {
-        case atS = "at_s", type, node, wasLeader = "was_leader", forS = "for_s", shape, groups, link, pick, to, error
+        case atS = "at_s", type, node, wasLeader = "was_leader", forS = "for_s", shape, groups, link, pick, to, error, clock
     }
 }

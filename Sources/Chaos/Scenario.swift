@@ -180,12 +180,65 @@ public enum FaultType: String, Codable, Sendable, CaseIterable {
     /// A full disk: every data dir is a small tmpfs (needs root); a balloon file fills the target's for the
     /// duration, then goes, and a node that stopped restarts.
     case full
+    /// The target's clocks bent (`ClockChange`: a rate, a wall-clock jump or a strobe) through the
+    /// LD_PRELOAD library dqlite-clock-faults for the duration; then its wall clock is real again.
+    case clock
 
     /// Faults that need each node in its own network namespace.
     public var needsNetns: Bool { self == .partition || self == .delay || self == .loss }
 
-    /// Faults that hold one node (the others act on links or are over at once).
-    public var holdsNode: Bool { !needsNetns && self != .transfer }
+    /// Faults that hold one node (the others act on links, are over at once, or, as a clock fault, leave the
+    /// node free for others: a killed node restarts under its bent clocks).
+    public var holdsNode: Bool { !needsNetns && self != .transfer && self != .clock }
+}
+
+/// How a `clock` fault bends the target's clocks.
+public enum ClockMode: String, Codable, Sendable, CaseIterable {
+    /// Every clock runs `rate` times as fast as the real ones.
+    case rate
+    /// The wall clock steps by `jump_s` (monotonic clocks never jump).
+    case jump
+    /// Every other `strobe_ms` the wall clock is `strobe_s` ahead.
+    case strobe
+}
+
+/// A `clock` kind: what the seed draws from.
+public struct ClockKind: Codable, Sendable, Equatable {
+    public var modes: [ClockMode] = ClockMode.allCases
+    /// Rates drawn uniformly from this range.
+    public var rate: [Double] = [0.5, 2]
+    /// Jumps (seconds, negative: back) drawn uniformly from this range.
+    public var jumpS: [Double] = [-60, 60]
+    public var strobeMs: Double = 200
+    public var strobeS: Double = 10
+    public init() {}
+    enum CodingKeys: String, CodingKey { case modes, rate, jumpS = "jump_s", strobeMs = "strobe_ms", strobeS = "strobe_s" }
+}
+
+/// One `clock` fault as applied: its mode and its one number (the others nil).
+public struct ClockChange: Codable, Sendable, Equatable {
+    public var mode: ClockMode
+    public var rate: Double?
+    public var jumpS: Double?
+    public var strobeMs: Double?
+    public var strobeS: Double?
+    public init(mode: ClockMode, rate: Double? = nil, jumpS: Double? = nil, strobeMs: Double? = nil, strobeS: Double? = nil) {
+        self.mode = mode
+        self.rate = rate
+        self.jumpS = jumpS
+        self.strobeMs = strobeMs
+        self.strobeS = strobeS
+    }
+    enum CodingKeys: String, CodingKey { case mode, rate, jumpS = "jump_s", strobeMs = "strobe_ms", strobeS = "strobe_s" }
+
+    /// What the history and the status line say.
+    public var summary: String {
+        switch mode {
+        case .rate: "rate \(rate ?? 1)x"
+        case .jump: "wall clock \((jumpS ?? 0) >= 0 ? "+" : "")\(jumpS ?? 0) s"
+        case .strobe: "strobe \(strobeS ?? 0) s every \(strobeMs ?? 0) ms"
+        }
+    }
 }
 
 /// The error a `disk` fault returns from the target's writes and syncs.
@@ -210,6 +263,8 @@ public struct FaultKind: Codable, Sendable, Equatable {
     public var link = LinkFault()
     /// Disk: the errors drawn from.
     public var errors: [DiskErrno] = []
+    /// Clock: what is drawn.
+    public var clock = ClockKind()
 
     public init(type: FaultType, targets: [Target] = [.one], forS: [Double] = [1, 3], weight: Int = 1,
                 shapes: [PartitionShape] = [], link: LinkFault = LinkFault()) {
@@ -221,7 +276,7 @@ public struct FaultKind: Codable, Sendable, Equatable {
         self.link = link
     }
 
-    enum CodingKeys: String, CodingKey { case type, targets, forS = "for_s", weight, shapes, link, errors }
+    enum CodingKeys: String, CodingKey { case type, targets, forS = "for_s", weight, shapes, link, errors, clock }
 }
 
 /// One fault of a timeline: planned from the seed (or written by hand), replayable as is.
@@ -243,6 +298,8 @@ public struct PlannedFault: Codable, Sendable, Equatable {
     public var node: Int?
     /// Transfer only, with `node`: the voter leadership went to (1-based).
     public var to: Int?
+    /// Clock only.
+    public var clock: ClockChange?
 
     public init(atS: Double, type: FaultType, target: Target, pick: Int = 0, forS: Double,
                 shape: PartitionShape? = nil, link: LinkFault? = nil) {
@@ -255,7 +312,7 @@ public struct PlannedFault: Codable, Sendable, Equatable {
         self.link = link
     }
 
-    enum CodingKeys: String, CodingKey { case atS = "at_s", type, target, pick, forS = "for_s", shape, link, error, node, to }
+    enum CodingKeys: String, CodingKey { case atS = "at_s", type, target, pick, forS = "for_s", shape, link, error, node, to, clock }
 }
 
 public struct FinalSpec: Codable, Sendable, Equatable {

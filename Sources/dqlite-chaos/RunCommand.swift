@@ -12,7 +12,7 @@ struct RunCommand: AsyncParsableCommand {
         Starts the scenario's cluster of the target's processes (--target: dqlite-node, real-dqlite, or command
         with a --command template; each node with its own temp dir and log, in its own network namespace when
         run as root, else on loopback), runs the scenario's workload through the Swift client while faults
-        (kill, stop, pause, partition, delay, loss, transfer, member, corrupt, disk, full) hit the nodes, heals,
+        (kill, stop, pause, partition, delay, loss, transfer, member, corrupt, disk, full, clock) hit the nodes, heals,
         checks the recorded history and every node's data, and ends with the verdict and the command that
         reproduces the run. Without a scenario, a built-in default runs (3 nodes, kills and pauses, 30 s).
         Exit status: 0 the run met its expectation, 1 a check failed (or an expect: fail scenario passed),

@@ -44,6 +44,40 @@ final class ScenarioLoaderTests: XCTestCase {
         XCTAssertEqual(t.faults.timeline.map(\.error), [.eio, .enospc])
     }
 
+    func testClockFaultFields() throws {
+        let s = try ScenarioLoader.parse("""
+        name: clocks
+        faults:
+          kinds:
+            - {type: clock, clock: {modes: [rate], rate: [0.9, 1.1]}}
+            - {type: clock}
+        """)
+        XCTAssertEqual(s.faults.kinds[0].clock.modes, [.rate])
+        XCTAssertEqual(s.faults.kinds[0].clock.rate, [0.9, 1.1])
+        XCTAssertEqual(s.faults.kinds[1].clock, ClockKind(), "defaults: every mode, rates 0.5-2, jumps of up to a minute")
+        let t = try ScenarioLoader.parse("""
+        faults: {mode: explicit, timeline: [{at_s: 1, type: clock, clock: {mode: rate, rate: 3}},
+                                            {at_s: 2, type: clock, clock: {mode: jump, jump_s: -30}},
+                                            {at_s: 3, type: clock, clock: {mode: strobe}}]}
+        """)
+        XCTAssertEqual(t.faults.timeline.map(\.clock), [ClockChange(mode: .rate, rate: 3), ClockChange(mode: .jump, jumpS: -30),
+                                                        ClockChange(mode: .strobe, strobeMs: 200, strobeS: 10)])
+        // Drawn from the seed, the same way twice, within the kind's ranges.
+        let random = try ScenarioLoader.parse("duration_s: 60\nfaults: {kinds: [{type: clock, clock: {modes: [rate, jump], rate: [0.9, 1.1], jump_s: [-5, 5]}}]}")
+        let plan = FaultPlan.make(random, seed: 7)
+        XCTAssertEqual(plan, FaultPlan.make(random, seed: 7))
+        XCTAssertFalse(plan.isEmpty)
+        for f in plan {
+            let c = try XCTUnwrap(f.clock)
+            if c.mode == .rate { XCTAssertTrue((0.9...1.1).contains(c.rate ?? 0)) } else { XCTAssertTrue((-5...5).contains(c.jumpS ?? 99)) }
+        }
+        // As applied, replayed as is.
+        var applied = AppliedFault(atS: 1, type: .clock, node: 2, wasLeader: false, forS: 3)
+        applied.clock = ClockChange(mode: .rate, rate: 0.5)
+        XCTAssertEqual(applied.replayable.clock, applied.clock)
+        XCTAssertEqual(applied.replayable.node, 2)
+    }
+
     func testMalformedFilesNameTheLineAndTheField() {
         func error(_ yaml: String) -> ScenarioError? {
             do { _ = try ScenarioLoader.parse(yaml, file: "s.yaml"); return nil } catch { return error }
@@ -61,6 +95,11 @@ final class ScenarioLoaderTests: XCTestCase {
         XCTAssertNotNil(error("duration_s: 5\nfaults: {mode: explicit, timeline: [{at_s: 9, type: kill}]}"), "fault after the end")
         XCTAssertEqual(error("faults:\n  kinds:\n    - {type: kill, errors: [eio]}\n")?.field, "faults.kinds.errors", "errors belong to disk faults")
         XCTAssertEqual(error("faults:\n  timeline:\n    - {at_s: 1, type: disk, error: ebadf}\n")?.field, "faults.timeline.error")
+        XCTAssertEqual(error("faults:\n  kinds:\n    - {type: kill, clock: {modes: [rate]}}\n")?.field, "faults.kinds.clock", "clock belongs to clock faults")
+        XCTAssertEqual(error("faults:\n  kinds:\n    - {type: clock, clock: {modes: [warp]}}\n")?.field, "faults.kinds.clock.modes")
+        XCTAssertEqual(error("faults:\n  kinds:\n    - {type: clock, clock: {rate: [0, 2]}}\n")?.field, "faults.kinds.clock.rate")
+        XCTAssertEqual(error("faults:\n  timeline:\n    - {at_s: 1, type: clock}\n")?.field, "faults.timeline.clock", "a timeline clock fault says how")
+        XCTAssertEqual(error("faults:\n  timeline:\n    - {at_s: 1, type: clock, clock: {mode: rate}}\n")?.field, "faults.timeline.clock.rate")
         XCTAssertNotNil(error("name: [unclosed"))
         XCTAssertNotNil(error(""))
     }

@@ -51,7 +51,7 @@ actor NetworkNemesis {
             active = (fault.type.rawValue, detail)
             return Applied(detail: detail, shape: nil, groups: nil, link: link,
                            status: "\(fault.type.rawValue) n\(center + 1)'s links \(Int(link.delayMs))±\(Int(link.jitterMs)) ms loss \(link.lossPct)%")
-        case .kill, .stop, .pause, .transfer, .member, .corrupt, .disk, .full:
+        case .kill, .stop, .pause, .transfer, .member, .corrupt, .disk, .full, .clock:
             throw ChaosError.harness("\(fault.type.rawValue) is not a network fault")
         }
     }
