@@ -160,8 +160,8 @@ final class RaftEngine {
 
     /// raft_uv_init and raft_init on `dir`, with the FSM. After this, `close` is required (even if Raft never
     /// starts), or the loop keeps raft_uv's timer.
+    /// (`start` has already inspected the Raft files, snapshots included: `recover` checks its snapshots itself.)
     private func initialise(dir: String) throws(NodeError) {
-        try SnapshotFileCheck.check(dir: dir)
         let rc = raft_uv_init(io, loop.loop, dir, transport.transport)
         guard rc == 0 else { throw .raft(rc, "raft_uv_init in \(dir): \(errorMessage(io: true))") }
         raft_uv_set_segment_size(io, Int(segmentSizeMiB) << 20)
@@ -245,6 +245,7 @@ final class RaftEngine {
     /// Forces `members` as the configuration in `dir`'s Raft log (after the loss of a majority), without
     /// starting Raft. Run once, on the most up-to-date survivor, with the node stopped.
     func recover(dir: String, members: [(UInt64, String, NodeRole)]) throws(NodeError) {
+        try SnapshotFileCheck.check(dir: dir)
         try initialise(dir: dir)
         var conf = raft_configuration()
         raft_configuration_init(&conf)

@@ -230,9 +230,7 @@ enum RaftReceiveFilter {
     /// The newest configuration entry of the log below `index`, decoded.
     private static func newestConfiguration(before index: raft_index, in log: UnsafeMutablePointer<raft_log>) -> ([Member], raft_index)? {
         var i = index - 1
-        let l = log.pointee
-        while i > l.offset, holds(i, in: log) {
-            let entry = l.entries[(l.front + Int(i - l.offset - 1)) % l.size]
+        while let entry = entry(at: i, in: log) {
             if entry.type == UInt16(RAFT_CHANGE), let members = decodeConfiguration(entry.buf) { return (members, i) }
             i -= 1
         }
@@ -260,12 +258,16 @@ enum RaftReceiveFilter {
         return members
     }
 
-    /// Whether the log's entries (not only its snapshot) hold `index`: C-Raft's logGet.
-    static func holds(_ index: raft_index, in log: UnsafeMutablePointer<raft_log>) -> Bool {
+    /// The log's entry at `index` (not its snapshot), or nil: C-Raft's logGet over its circular buffer.
+    private static func entry(at index: raft_index, in log: UnsafeMutablePointer<raft_log>) -> raft_entry? {
         let l = log.pointee
         let count = l.back >= l.front ? l.back - l.front : l.size - l.front + l.back
-        return index > l.offset && index - l.offset <= UInt64(count)
+        guard index > l.offset, index - l.offset <= UInt64(count) else { return nil }
+        return l.entries[(l.front + Int(index - l.offset - 1)) % l.size]
     }
+
+    /// Whether the log's entries (not only its snapshot) hold `index`.
+    static func holds(_ index: raft_index, in log: UnsafeMutablePointer<raft_log>) -> Bool { entry(at: index, in: log) != nil }
 
     /// Applied up to the commit index of the leader's latest AppendEntries, and that index holds an entry of
     /// the leader's term: the leader had committed every entry of earlier terms (its own term's entry comes
@@ -284,12 +286,8 @@ enum RaftReceiveFilter {
 
     /// The term of the entry at `index` (0 when the log does not hold it), as C-Raft's logTermOf.
     static func termOf(_ index: raft_index, in log: UnsafeMutablePointer<raft_log>) -> raft_term {
-        let l = log.pointee
         guard index > 0 else { return 0 }
-        if index == l.snapshot.last_index { return l.snapshot.last_term }
-        let count = l.back >= l.front ? l.back - l.front : l.size - l.front + l.back
-        guard index > l.offset, index - l.offset <= UInt64(count) else { return 0 }
-        let position = (l.front + Int(index - l.offset - 1)) % l.size
-        return l.entries[position].term
+        if index == log.pointee.snapshot.last_index { return log.pointee.snapshot.last_term }
+        return entry(at: index, in: log)?.term ?? 0
     }
 }
