@@ -269,11 +269,24 @@ final class CampaignTestsWithProcesses: XCTestCase {
         let merge = try await CommandRunner.run(exe, ["campaign", "merge", root + "/s1", root + "/s2", "--out", root + "/merged"])
         XCTAssertEqual(merge.status, 0, merge.stdout + merge.stderr)
 
+        // The shards run each seed again, and which anomaly classes a run of the broken scenario shows
+        // depends on timing (a rerun of a seed showed G-single-process without G-single-realtime): the
+        // classes are compared by presence, everything else exactly.
+        func timingFree(_ s: [ScenarioSummary]) -> [ScenarioSummary] { s.map { var x = $0; x.anomalies = [:]; return x } }
+        func timingFree(_ table: String) -> String {
+            var inAnomalies = false
+            return table.split(separator: "\n", omittingEmptySubsequences: false).filter { line in
+                if line.hasPrefix("anomalies (") { inAnomalies = true; return false }
+                if inAnomalies && line.isEmpty { inAnomalies = false }
+                return !inAnomalies
+            }.joined(separator: "\n")
+        }
         let a = try summary(root + "/whole"), b = try summary(root + "/merged")
-        XCTAssertEqual(a.scenarios, b.scenarios, "\n\(CampaignTable.render(a))\nvs merged\n\(CampaignTable.render(b))")
+        XCTAssertEqual(timingFree(a.scenarios), timingFree(b.scenarios), "\n\(CampaignTable.render(a))\nvs merged\n\(CampaignTable.render(b))")
+        XCTAssertEqual(a.scenarios.map { $0.anomalies.isEmpty }, b.scenarios.map { $0.anomalies.isEmpty })
         XCTAssertEqual(a.totals, b.totals)
         XCTAssertEqual(b.missingRuns, [])
-        XCTAssertEqual(table(whole.stdout), table(merge.stdout))
+        XCTAssertEqual(timingFree(table(whole.stdout)), timingFree(table(merge.stdout)))
         XCTAssertEqual(a.scenarios.map(\.scenario), ["broken-ack-before-commit", "campaign-pass"])
         XCTAssertEqual(a.scenarios.map(\.runs), [5, 5])
         XCTAssertEqual(a.scenarios[0].caughtSeeds, [1, 2, 3, 4, 5], "the expect: fail scenario names the seeds that caught the bug")
