@@ -96,7 +96,21 @@ enum SetChecker {
                 }
                 continue
             }
-            for p in later..<reads.count where !shown.contains(Int32(p)) {
+            // Shown after it was known, then gone for good: every read that began after the last read showing
+            // it completed misses it (Jepsen's set-full calls this lost too; misses before are stale reads).
+            let last = Int(shownBy[d].last!)
+            var gone = last + 1
+            while gone < reads.count && h.operations[reads[gone]].invokeIndex < h.operations[reads[last]].completeIndex { gone += 1 }
+            if gone < reads.count {
+                let first = reads[gone], lastShow = reads[last]
+                log.add("lost") {
+                    Anomaly(type: "lost", operations: [a, lastShow, first], explanation: [
+                        h.introduce(a),
+                        "\(element[d]) was known to be in the set (\(why)), and reads showed it up to \(h.name(lastShow)) (completing at line \(h.operations[lastShow].completeLine)), yet none of the \(reads.count - gone) reads that began afterwards shows it (the first is \(h.name(first)), invoked at line \(h.operations[first].invokeLine)): lost.",
+                    ])
+                }
+            }
+            for p in later..<min(gone, reads.count) where !shown.contains(Int32(p)) {
                 missing[reads[p], default: []].append((element[d], a, why))
             }
         }
