@@ -88,11 +88,13 @@ struct AppendWorkload: Sendable {
         let client = clients.client(index)
         while ContinuousClock.now < deadline {
             await pacer.wait()
+            await clients.gate.waitWhileAllHeld(until: deadline)
+            let writesHeld = clients.gate.writesHeld
             var ops: [MicroOp] = []
             let length = spec.txnLength[0] + Int(rng.next() % UInt64(spec.txnLength[1] - spec.txnLength[0] + 1))
             for _ in 0..<length {
                 let coin = rng.next() & 1 == 0
-                let append = role == .mixed ? coin : role == .write
+                let append = (role == .mixed ? coin : role == .write) && !writesHeld
                 let (k, e) = await keys.pick(rng.next(), append: append)
                 ops.append(append ? .append(key: k, element: e) : .read(key: k, result: nil))
             }

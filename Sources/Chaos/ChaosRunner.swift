@@ -163,7 +163,7 @@ public enum ChaosRunner {
             for statement in workload.schema { _ = try await c.exec(statement) }
             _ = try await c.exec("CREATE TABLE IF NOT EXISTS liveness (id INTEGER PRIMARY KEY, t INTEGER)")
         }
-        let nemesis = Nemesis(cluster: cluster, history: history, target: target, network: network, disk: disk, clocks: clocks)
+        let nemesis = Nemesis(cluster: cluster, history: history, target: target, network: network, disk: disk, clocks: clocks, gate: clients.gate)
         let end = start + .seconds(s.durationS)
         let root = SeededRandom(seed: o.seed)
         var crashes: [Int] = []

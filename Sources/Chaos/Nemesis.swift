@@ -43,6 +43,10 @@ actor Nemesis {
         var node: Int
         var status: String
         var diskError: DiskErrno?
+        /// A partition by groups (may overlap others of its kind).
+        var byGroups = false
+        /// A hold: what it holds.
+        var hold: HoldKind?
     }
 
     /// Faults in force now, for the status line.
@@ -50,10 +54,13 @@ actor Nemesis {
 
     /// Bent clocks (scenarios with `clock` faults only).
     let clocks: ClockFaults?
+    /// The workload's clients, held by `hold` phases.
+    let gate: WorkloadGate?
 
     init(cluster: ProcessCluster, history: HistoryWriter, target: ChaosTarget, network: NetworkNemesis? = nil, disk: DiskFaults? = nil,
-         clocks: ClockFaults? = nil) {
+         clocks: ClockFaults? = nil, gate: WorkloadGate? = nil) {
         self.clocks = clocks
+        self.gate = gate
         self.cluster = cluster
         self.history = history
         self.target = target
@@ -79,14 +86,15 @@ actor Nemesis {
     private var held: Set<Int> { Set(active.values.filter(\.type.holdsNode).map(\.node)) }
 
     private func apply(_ fault: PlannedFault, id: Int, start: ContinuousClock.Instant) async -> ActiveFault? {
+        if fault.type == .hold { return await hold(fault, id: id, start: start) }
         let count = await cluster.allAddresses.count
         var live: [Int] = []
         for i in 0..<count where await cluster.isStarted(i) { live.append(i) }
         // A replayed fault names its node: asking for the leader (up to a second while one is paused or cut
         // off) would only delay it past its recorded offset. A transfer still needs the leader.
-        let leader = fault.node == nil || fault.type == .transfer ? try? await cluster.leaderIndex(config: Self.quickConfig) : nil
+        let leader = (fault.node == nil && fault.groups == nil) || fault.type == .transfer ? try? await cluster.leaderIndex(config: Self.quickConfig) : nil
         var candidates: [Int]
-        if let n = fault.node {
+        if let n = fault.node ?? fault.groups?.first?.first {
             candidates = [n - 1]
         } else {
             candidates = switch fault.target {
@@ -104,7 +112,8 @@ actor Nemesis {
             if fault.type.holdsNode { candidates.removeAll { held.contains($0) } }
             if fault.type == .clock { candidates.removeAll { n in active.values.contains { $0.type == .clock && $0.node == n } } }
         }
-        if fault.type.needsNetns, active.values.contains(where: { $0.type.needsNetns }) { candidates = [] }
+        // One network fault at a time, except partitions by groups, whose cuts add up.
+        if fault.type.needsNetns, active.values.contains(where: { $0.type.needsNetns && !($0.byGroups && fault.groups != nil) }) { candidates = [] }
         guard let node = candidates.isEmpty ? nil : candidates[fault.pick % candidates.count],
               !(fault.type.holdsNode && held.contains(node)), node < count else {
             let why = fault.type.needsNetns ? "another network fault is in force" : "no node can take it (targets \(fault.node.map { "n\($0)" } ?? fault.target.rawValue), held: \(held.sorted().map { "n\($0 + 1)" }))"
@@ -124,6 +133,10 @@ actor Nemesis {
         case .pause:
             await cluster.signal(node, SIGSTOP)
         case .transfer:
+            if let to = fault.to, to - 1 == leader {
+                await skip(fault, id: id, "n\(to) already leads")
+                return nil
+            }
             guard let leader, let dest = await transferTarget(from: leader, to: fault.to.map { $0 - 1 }, pick: fault.pick),
                   let destID = await memberID(dest) else {
                 await skip(fault, id: id, "no leader or no other voter to hand leadership to")
@@ -188,10 +201,12 @@ actor Nemesis {
             }
             net = NetworkNemesis.Applied(detail: #"{"node":\#(node + 1),"clock":\#(HistoryWriter.quote(change.summary)),"for_s":\#(fault.forS)}"#,
                                          status: "clock \(change.summary) n\(node + 1)")
+        case .hold:
+            return nil  // applied by `hold` above
         case .partition, .delay, .loss:
             do {
                 guard let network else { throw ChaosError.harness("\(fault.type.rawValue) needs isolation: netns") }
-                net = try await network.apply(fault, center: node, leader: wasLeader ? node : leader)
+                net = try await network.apply(fault, id: id, center: node, leader: wasLeader ? node : leader)
             } catch {
                 await skip(fault, id: id, "\(error)")
                 return nil
@@ -209,7 +224,26 @@ actor Nemesis {
         applied.append(record)
         let a = ActiveFault(id: id, type: fault.type, node: node,
                             status: net?.status ?? "\(fault.type.rawValue) n\(node + 1)\(wasLeader ? " (leader)" : "")",
-                            diskError: record.error)
+                            diskError: record.error, byGroups: fault.groups != nil)
+        active[id] = a
+        return a
+    }
+
+    /// A `hold` phase: the workload's clients hold their writes or everything until it heals.
+    private func hold(_ fault: PlannedFault, id: Int, start: ContinuousClock.Instant) async -> ActiveFault? {
+        guard let gate else {
+            await skip(fault, id: id, "no workload to hold")
+            return nil
+        }
+        let kind = fault.hold ?? .writes
+        let began = ContinuousClock.now - start
+        gate.hold(kind)
+        await history.nemesis("start", fault: "hold", detail: Self.withID(#"{"hold":"\#(kind.rawValue)","for_s":\#(fault.forS)}"#, id))
+        var record = AppliedFault(atS: Double(began.components.seconds) + Double(began.components.attoseconds) / 1e18,
+                                  type: .hold, node: 0, wasLeader: false, forS: fault.forS)
+        record.hold = kind
+        applied.append(record)
+        let a = ActiveFault(id: id, type: .hold, node: -1, status: "hold \(kind.rawValue)", hold: kind)
         active[id] = a
         return a
     }
@@ -297,9 +331,12 @@ actor Nemesis {
             let lead = clocks?.heal(node) ?? 0
             detail = #"{"id":\#(a.id),"node":\#(node + 1),"monotonic_shift_ms":\#(lead)}"#
         case .partition, .delay, .loss:
-            if let network, let ended = await network.heal() { detail = Self.withID(ended.detail, a.id) }
+            if let network, let ended = await network.heal(a.id) { detail = Self.withID(ended.detail, a.id) }
         case .transfer:
             detail = #"{"id":\#(a.id)}"#
+        case .hold:
+            gate?.release(a.hold ?? .writes)
+            detail = #"{"id":\#(a.id),"hold":"\#((a.hold ?? .writes).rawValue)"}"#
         }
         await history.nemesis("stop", fault: a.type.rawValue, detail: detail)
     }
@@ -394,6 +431,8 @@ public struct AppliedFault: Codable, Sendable, Equatable {
     public var error: DiskErrno?
     /// Clock: how the clocks were bent.
     public var clock: ClockChange?
+    /// Hold: what the clients held (`node` is 0).
+    public var hold: HoldKind?
 
     public init(atS: Double, type: FaultType, node: Int, wasLeader: Bool, forS: Double,
                 shape: PartitionShape? = nil, groups: [[Int]]? = nil, link: LinkFault? = nil) {
@@ -411,14 +450,17 @@ public struct AppliedFault: Codable, Sendable, Equatable {
     public var replayable: PlannedFault {
         var f = PlannedFault(atS: (atS * 1000).rounded() / 1000, type: type, target: wasLeader ? .leader : .one, pick: pick ?? 0,
                              forS: forS, shape: shape, link: link)
-        f.node = type == .transfer ? nil : node
+        f.node = type == .transfer || type == .hold ? nil : node
         f.to = to
         f.error = error
         f.clock = clock
+        f.hold = hold
+        // A partition given by its groups has no shape: it is applied again by them.
+        if type == .partition, shape == nil { f.groups = groups }
         return f
     }
 
     enum CodingKeys: String, CodingKey {
-        case atS = "at_s", type, node, wasLeader = "was_leader", forS = "for_s", shape, groups, link, pick, to, error, clock
+        case atS = "at_s", type, node, wasLeader = "was_leader", forS = "for_s", shape, groups, link, pick, to, error, clock, hold
     }
 }

@@ -35,9 +35,10 @@ struct RegisterWorkload: ChaosWorkload {
         let client = clients.client(index)
         while ContinuousClock.now < deadline {
             await pacer.wait()
+            await clients.gate.waitWhileAllHeld(until: deadline)
             let key = Int64(rng.next() % UInt64(spec.keys))
             let draw = rng.next() % 3
-            let kind = role == .read ? 0 : role == .write ? 1 + draw % 2 : draw
+            let kind = role == .read || clients.gate.writesHeld ? 0 : role == .write ? 1 + draw % 2 : draw
             let op: Op = switch kind {
             case 0: .read
             case 1: .write(Int64(rng.next() % Self.values))

@@ -183,13 +183,17 @@ public enum FaultType: String, Codable, Sendable, CaseIterable {
     /// The target's clocks bent (`ClockChange`: a rate, a wall-clock jump or a strobe) through the
     /// LD_PRELOAD library dqlite-clock-faults for the duration; then its wall clock is real again.
     case clock
+    /// Not a fault of the cluster: the workload's clients hold their writes (`hold: writes`: they read
+    /// instead) or every operation (`hold: all`) for the duration. Explicit timelines only: a phase that
+    /// builds a fault's preconditions exactly (e.g. figure 8: a new leader that appends nothing).
+    case hold
 
     /// Faults that need each node in its own network namespace.
     public var needsNetns: Bool { self == .partition || self == .delay || self == .loss }
 
     /// Faults that hold one node (the others act on links, are over at once, or, as a clock fault, leave the
     /// node free for others: a killed node restarts under its bent clocks).
-    public var holdsNode: Bool { !needsNetns && self != .transfer && self != .clock }
+    public var holdsNode: Bool { !needsNetns && self != .transfer && self != .clock && self != .hold }
 }
 
 /// How a `clock` fault bends the target's clocks.
@@ -290,10 +294,15 @@ public struct PlannedFault: Codable, Sendable, Equatable {
     public var forS: Double
     /// Partitions only.
     public var shape: PartitionShape?
+    /// Partitions only, instead of a shape: exactly these sides (1-based node ids; a node in no group is on
+    /// its own). Such partitions may overlap one another: their cuts add up.
+    public var groups: [[Int]]?
     /// Delay and loss only.
     public var link: LinkFault?
     /// Disk only.
     public var error: DiskErrno?
+    /// Hold only: what the clients hold.
+    public var hold: HoldKind?
     /// Exactly this node (1-based), whatever `target` says: a replay applies each fault where it was applied.
     public var node: Int?
     /// Transfer only, with `node`: the voter leadership went to (1-based).
@@ -312,7 +321,7 @@ public struct PlannedFault: Codable, Sendable, Equatable {
         self.link = link
     }
 
-    enum CodingKeys: String, CodingKey { case atS = "at_s", type, target, pick, forS = "for_s", shape, link, error, node, to, clock }
+    enum CodingKeys: String, CodingKey { case atS = "at_s", type, target, pick, forS = "for_s", shape, groups, link, error, hold, node, to, clock }
 }
 
 public struct FinalSpec: Codable, Sendable, Equatable {

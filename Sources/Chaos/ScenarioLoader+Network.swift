@@ -20,7 +20,21 @@ extension Reader {
 
     func networkTimeline(_ fault: inout PlannedFault, _ e: [String: Node], _ item: Node) throws(ScenarioError) {
         try onlyFor(fault.type, e, item, field: "faults.timeline", shapes: "shape")
-        if fault.type == .partition {
+        if let v = e["groups"] {
+            guard fault.type == .partition else { throw fail(v, "faults.timeline.groups", "only for type partition, not \(fault.type.rawValue)") }
+            if e["shape"] != nil { throw fail(v, "faults.timeline.groups", "a partition has either a shape or groups, not both") }
+            var groups: [[Int]] = []
+            for g in try list(v, "faults.timeline.groups") {
+                var side: [Int] = []
+                for x in try list(g, "faults.timeline.groups") { side.append(try int(x, "faults.timeline.groups", in: 1...9)) }
+                guard !side.isEmpty else { throw fail(g, "faults.timeline.groups", "an empty side") }
+                groups.append(side)
+            }
+            let all = groups.joined()
+            guard Set(all).count == all.count else { throw fail(v, "faults.timeline.groups", "a node is on two sides") }
+            guard !groups.isEmpty else { throw fail(v, "faults.timeline.groups", "at least one side") }
+            fault.groups = groups
+        } else if fault.type == .partition {
             fault.shape = try e["shape"].map { n throws(ScenarioError) in try choice(n, "faults.timeline.shape", PartitionShape.self) } ?? .isolate
         }
         if fault.type == .delay || fault.type == .loss { fault.link = try link(fault.type, e, field: "faults.timeline") }
@@ -55,6 +69,9 @@ extension Reader {
             s.faults.mode == .explicit ? s.faults.timeline.map(\.type) : s.faults.kinds.filter { $0.weight > 0 }.map(\.type)
         if s.cluster.isolation == .loopback, let t = used.first(where: \.needsNetns) {
             throw fail(clusterNode, "cluster.isolation", "\(t.rawValue) faults need isolation: netns")
+        }
+        if s.faults.mode == .explicit, let n = s.faults.timeline.compactMap(\.groups).joined().joined().first(where: { $0 > s.cluster.nodes }) {
+            throw fail(faultsNode, "faults.timeline.groups", "names n\(n), but the cluster has \(s.cluster.nodes) nodes")
         }
         let shapes = s.faults.mode == .explicit ? s.faults.timeline.compactMap(\.shape) : s.faults.kinds.flatMap(\.shapes)
         if s.faults.mode != .none, shapes.contains(.majoritiesRing), s.cluster.nodes < 4 {

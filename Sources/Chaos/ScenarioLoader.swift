@@ -264,6 +264,7 @@ struct Reader {
                 let k = try mapping(item, "faults.kinds", allowed: ["type", "targets", "for_s", "weight", "errors", "clock"] + Self.networkFields(plural: true))
                 guard let t = k["type"] else { throw fail(item, "faults.kinds.type", "missing") }
                 var kind = FaultKind(type: try choice(t, "faults.kinds.type", FaultType.self))
+                if kind.type == .hold { throw fail(t, "faults.kinds.type", "hold is a phase of an explicit timeline, not drawn from the seed") }
                 if let v = k["targets"] {
                     var targets: [Target] = []
                     for x in try list(v, "faults.kinds.targets") { targets.append(try choice(x, "faults.kinds.targets", Target.self)) }
@@ -282,7 +283,7 @@ struct Reader {
         if let v = m["timeline"] {
             var timeline: [PlannedFault] = []
             for item in try list(v, "faults.timeline") {
-                let e = try mapping(item, "faults.timeline", allowed: ["at_s", "type", "target", "pick", "for_s", "error", "node", "to", "clock"] + Self.networkFields(plural: false))
+                let e = try mapping(item, "faults.timeline", allowed: ["at_s", "type", "target", "pick", "for_s", "error", "node", "to", "clock", "groups", "hold"] + Self.networkFields(plural: false))
                 guard let at = e["at_s"], let t = e["type"] else { throw fail(item, "faults.timeline", "each fault needs at_s and type") }
                 timeline.append(PlannedFault(
                     atS: try double(at, "faults.timeline.at_s", in: 0...86_400),
@@ -294,6 +295,12 @@ struct Reader {
                 if let v = e["to"] {
                     guard timeline[timeline.count - 1].type == .transfer else { throw fail(v, "faults.timeline.to", "only for type transfer") }
                     timeline[timeline.count - 1].to = try int(v, "faults.timeline.to", in: 1...9)
+                }
+                if let v = e["hold"] {
+                    guard timeline[timeline.count - 1].type == .hold else { throw fail(v, "faults.timeline.hold", "only for type hold") }
+                    timeline[timeline.count - 1].hold = try choice(v, "faults.timeline.hold", HoldKind.self)
+                } else if timeline[timeline.count - 1].type == .hold {
+                    timeline[timeline.count - 1].hold = .writes
                 }
                 try networkTimeline(&timeline[timeline.count - 1], e, item)
                 try diskTimeline(&timeline[timeline.count - 1], e)

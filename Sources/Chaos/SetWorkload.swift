@@ -28,8 +28,9 @@ struct SetWorkload: ChaosWorkload {
         let client = clients.client(index)
         while ContinuousClock.now < deadline {
             await pacer.wait()
+            await clients.gate.waitWhileAllHeld(until: deadline)
             let roll = rng.next() % Self.readEvery == 0
-            let read = role == .mixed ? roll : role == .read
+            let read = (role == .mixed ? roll : role == .read) || clients.gate.writesHeld
             let element = read ? 0 : await elements.take()
             await history.client(process: process, type: "invoke", f: read ? "read" : "add", value: read ? "null" : String(element))
             var sent = false

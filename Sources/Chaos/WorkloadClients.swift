@@ -10,6 +10,8 @@ struct WorkloadClients: Sendable {
     let shared: DqliteClient
     /// Which node each worker is bound to (1-based), when bound.
     let boundTo: [Int?]
+    /// What a timeline's `hold` phases keep the clients from doing.
+    let gate = WorkloadGate()
 
     init(spec: WorkloadSpec, addresses: [String]) throws(DqliteError) {
         shared = try DqliteClient(addresses: addresses, config: Self.config(timeoutMs: spec.clientTimeoutMs))

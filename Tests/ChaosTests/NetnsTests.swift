@@ -31,7 +31,7 @@ final class NetnsTests: XCTestCase {
 
         let nemesis = NetworkNemesis(network: net, proxies: nil)
         let fault = PlannedFault(atS: 0, type: .partition, target: .one, forS: 1, shape: .isolate)
-        let applied = try await nemesis.apply(fault, center: 1, leader: nil)
+        let applied = try await nemesis.apply(fault, id: 0, center: 1, leader: nil)
         XCTAssertEqual(applied.groups, [[2], [1, 3]])
         XCTAssertTrue(applied.detail.contains(#""shape":"isolate","groups":[[2],[1,3]]"#), applied.detail)
         for (a, b) in [(0, 1), (1, 0), (2, 1), (1, 2)] { XCTAssertFalse(try connects(net, from: a, to: b), "n\(a + 1) -> n\(b + 1) cut") }
@@ -40,8 +40,18 @@ final class NetnsTests: XCTestCase {
         let rules = await nemesis.rulesInForce
         XCTAssertEqual(rules.mapValues(\.count), [0: 1, 1: 2, 2: 1])
 
-        _ = await nemesis.heal()
-        for (a, b) in [(0, 1), (1, 0), (2, 1), (1, 2)] { XCTAssertTrue(try connects(net, from: a, to: b), "n\(a + 1) -> n\(b + 1) healed") }
+        // A partition by groups on top: the cuts add up, and each heals only its own.
+        var byGroups = PlannedFault(atS: 0, type: .partition, target: .one, forS: 1)
+        byGroups.groups = [[1, 2]]
+        let second = try await nemesis.apply(byGroups, id: 1, center: 0, leader: nil)
+        XCTAssertEqual(second.groups, [[1, 2], [3]])
+        XCTAssertTrue(second.detail.contains(#""shape":"groups","groups":[[1,2],[3]]"#), second.detail)
+        XCTAssertFalse(try connects(net, from: 0, to: 2), "n1 -> n3 cut by the groups")
+        _ = await nemesis.heal(0)
+        XCTAssertTrue(try connects(net, from: 0, to: 1), "n1 -> n2 back once the isolation healed")
+        XCTAssertFalse(try connects(net, from: 0, to: 2), "n1 -> n3 still cut by the groups")
+        _ = await nemesis.heal(1)
+        for (a, b) in [(0, 1), (1, 0), (2, 1), (1, 2), (0, 2)] { XCTAssertTrue(try connects(net, from: a, to: b), "n\(a + 1) -> n\(b + 1) healed") }
         for i in 0..<3 {
             let left = try Shell.run("ip", ["netns", "exec", net.namespace(i), Shell.path("iptables"), "-S", "INPUT"])
             XCTAssertFalse(left.contains("DROP"), "healing removed n\(i + 1)'s rules: \(left)")

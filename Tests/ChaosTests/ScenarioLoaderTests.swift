@@ -78,6 +78,35 @@ final class ScenarioLoaderTests: XCTestCase {
         XCTAssertEqual(applied.replayable.node, 2)
     }
 
+    func testExactPartitionsAndHoldPhases() throws {
+        let t = try ScenarioLoader.parse("""
+        cluster: {nodes: 3, isolation: netns}
+        faults: {mode: explicit, timeline: [{at_s: 1, type: partition, groups: [[1, 3]], for_s: 2},
+                                            {at_s: 2, type: hold, for_s: 1},
+                                            {at_s: 3, type: hold, hold: all, for_s: 1}]}
+        """)
+        XCTAssertEqual(t.faults.timeline[0].groups, [[1, 3]])
+        XCTAssertNil(t.faults.timeline[0].shape, "groups instead of a shape")
+        XCTAssertEqual(t.faults.timeline.map(\.hold), [nil, .writes, .all])
+        XCTAssertEqual(PartitionLayout.make(groups: [[1, 3]], nodes: [1, 2, 3]).groups, [[1, 3], [2]], "a node in no group is alone")
+        XCTAssertEqual(PartitionLayout.make(groups: [[1, 3]], nodes: [1, 2, 3]).drops.count, 4)
+        // As applied, replayed by its groups; a hold names no node.
+        var applied = AppliedFault(atS: 1, type: .partition, node: 1, wasLeader: false, forS: 2, groups: [[1, 3], [2]])
+        XCTAssertEqual(applied.replayable.groups, [[1, 3], [2]])
+        applied = AppliedFault(atS: 2, type: .hold, node: 0, wasLeader: false, forS: 1)
+        applied.hold = .all
+        XCTAssertEqual(applied.replayable.hold, .all)
+        XCTAssertNil(applied.replayable.node)
+        func error(_ yaml: String) -> String? {
+            do { _ = try ScenarioLoader.parse(yaml, file: "s.yaml"); return nil } catch { return "\(error)" }
+        }
+        XCTAssertEqual(error("cluster: {nodes: 3}\nfaults: {mode: explicit, timeline: [{at_s: 1, type: partition, groups: [[1, 4]]}]}")?.contains("n4"), true)
+        XCTAssertEqual(error("faults: {mode: explicit, timeline: [{at_s: 1, type: partition, groups: [[1], [1, 2]]}]}")?.contains("two sides"), true)
+        XCTAssertEqual(error("faults: {mode: explicit, timeline: [{at_s: 1, type: partition, shape: isolate, groups: [[1]]}]}")?.contains("not both"), true)
+        XCTAssertEqual(error("faults: {mode: explicit, timeline: [{at_s: 1, type: kill, hold: all}]}")?.contains("only for type hold"), true)
+        XCTAssertEqual(error("faults: {kinds: [{type: hold}]}")?.contains("explicit timeline"), true)
+    }
+
     func testMalformedFilesNameTheLineAndTheField() {
         func error(_ yaml: String) -> ScenarioError? {
             do { _ = try ScenarioLoader.parse(yaml, file: "s.yaml"); return nil } catch { return error }

@@ -50,6 +50,20 @@ public struct PartitionLayout: Sendable, Equatable {
         }
     }
 
+    /// Exactly the sides `groups` (1-based ids; a node of `nodes` in none of them is on its own): every node
+    /// drops every packet from the nodes outside its side.
+    public static func make(groups: [[Int]], nodes: [Int]) -> PartitionLayout {
+        let named = Set(groups.joined())
+        let sides = groups.map { $0.sorted() } + nodes.filter { !named.contains($0) }.sorted().map { [$0] }
+        var drops: [Drop] = []
+        for (i, a) in sides.enumerated() {
+            for (j, b) in sides.enumerated() where i != j {
+                for x in a { for y in b { drops.append(Drop(receiver: x, sender: y)) } }
+            }
+        }
+        return PartitionLayout(groups: sides, drops: drops.sorted())
+    }
+
     private static func split(_ a: [Int], _ b: [Int]) -> PartitionLayout {
         var drops: [Drop] = []
         for x in a { for y in b { drops += [Drop(receiver: x, sender: y), Drop(receiver: y, sender: x)] } }

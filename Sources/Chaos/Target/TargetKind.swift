@@ -75,7 +75,7 @@ public struct ChaosTarget: Sendable {
         case .member:
             if !template.uses("dir") { return "member faults wipe the node's data dir: the command template must place {dir}" }
             return template.uses("join") ? nil : "member faults restart a wiped node that must join again: the command template must place {join}"
-        case .kill, .stop, .pause, .partition, .delay, .loss, .transfer, .clock:
+        case .kill, .stop, .pause, .partition, .delay, .loss, .transfer, .clock, .hold:
             return nil
         }
     }
