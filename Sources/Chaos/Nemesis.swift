@@ -43,8 +43,6 @@ actor Nemesis {
         var node: Int
         var status: String
         var diskError: DiskErrno?
-        /// A partition by groups (may overlap others of its kind).
-        var byGroups = false
         /// A hold: what it holds.
         var hold: HoldKind?
     }
@@ -112,8 +110,8 @@ actor Nemesis {
             if fault.type.holdsNode { candidates.removeAll { held.contains($0) } }
             if fault.type == .clock { candidates.removeAll { n in active.values.contains { $0.type == .clock && $0.node == n } } }
         }
-        // One network fault at a time, except partitions by groups, whose cuts add up.
-        if fault.type.needsNetns, active.values.contains(where: { $0.type.needsNetns && !($0.byGroups && fault.groups != nil) }) { candidates = [] }
+        // One network fault at a time, except partitions, whose cuts add up (random plans never overlap them).
+        if fault.type.needsNetns, active.values.contains(where: { $0.type.needsNetns && !($0.type == .partition && fault.type == .partition) }) { candidates = [] }
         guard let node = candidates.isEmpty ? nil : candidates[fault.pick % candidates.count],
               !(fault.type.holdsNode && held.contains(node)), node < count else {
             let why = fault.type.needsNetns ? "another network fault is in force" : "no node can take it (targets \(fault.node.map { "n\($0)" } ?? fault.target.rawValue), held: \(held.sorted().map { "n\($0 + 1)" }))"
@@ -224,7 +222,7 @@ actor Nemesis {
         applied.append(record)
         let a = ActiveFault(id: id, type: fault.type, node: node,
                             status: net?.status ?? "\(fault.type.rawValue) n\(node + 1)\(wasLeader ? " (leader)" : "")",
-                            diskError: record.error, byGroups: fault.groups != nil)
+                            diskError: record.error)
         active[id] = a
         return a
     }

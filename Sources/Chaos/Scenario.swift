@@ -295,7 +295,7 @@ public struct PlannedFault: Codable, Sendable, Equatable {
     /// Partitions only.
     public var shape: PartitionShape?
     /// Partitions only, instead of a shape: exactly these sides (1-based node ids; a node in no group is on
-    /// its own). Such partitions may overlap one another: their cuts add up.
+    /// its own). In an explicit timeline partitions may overlap one another: their cuts add up.
     public var groups: [[Int]]?
     /// Delay and loss only.
     public var link: LinkFault?

@@ -1,7 +1,7 @@
 /// Applies and heals the network faults of a netns-mode run: partitions as iptables DROP rules inside the
 /// receiving nodes' namespaces, delay and loss through the link proxies. It remembers exactly what each fault
-/// added, so healing one removes its rules and nothing else (partitions given by groups may overlap: their
-/// cuts add up, and identical rules of two faults are two rules).
+/// added, so healing one removes its rules and nothing else (partitions may overlap: their cuts add up, and
+/// identical rules of two faults are two rules).
 actor NetworkNemesis {
     let network: NetnsNetwork
     let proxies: LinkProxies?
