@@ -53,7 +53,8 @@ public final class Node: @unchecked Sendable, GatewayHost {
             node.engine.busyTimeoutMs = settings.busyTimeoutMs
             node.engine.unsafeAckBeforeCommit = settings.unsafeAckBeforeCommit
             if !settings.staleReads {
-                node.engine.readConfirmation = ReadConfirmation(engine: node.engine, probes: TermProbes(timeout: .milliseconds(Int(settings.electionTimeoutMs))))
+                node.engine.readConfirmation = ReadConfirmation(engine: node.engine, probes: TermProbes(timeout: .milliseconds(Int(settings.electionTimeoutMs))),
+                                                                checkClocks: !settings.unsafeLeaseAnyClock)
             }
             node.vfs.onWriteLockReleased = { [unowned queue] database in queue.released(database) }
             node.listener = Listener(loop: node.loop.loop, transport: node.engine.transport)

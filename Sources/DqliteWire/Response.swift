@@ -52,6 +52,11 @@ public enum Response: Sendable, Hashable {
     case empty
     case files([DumpFile])
     case metadata(failureDomain: UInt64, weight: UInt64)
+    /// Node to node, our nodes only: a voter's answer to a leader's term probe (the obsolete HEARTBEAT put to
+    /// a private use), sent as a METADATA body with a third word: its Raft term, how long (ms) it will still
+    /// refuse votes, and its monotonic clock (ms), from which the leader measures the voter's clock rate
+    /// against its own. A node that predates the clock sends plain METADATA (term and promise).
+    case termProbe(term: UInt64, stickyMs: UInt64, clockMs: UInt64)
 
     public var type: ResponseType {
         switch self {
@@ -65,7 +70,7 @@ public enum Response: Sendable, Hashable {
         case .rows: .rows
         case .empty: .empty
         case .files: .files
-        case .metadata: .metadata
+        case .metadata, .termProbe: .metadata
         }
     }
 
@@ -134,6 +139,10 @@ public enum Response: Sendable, Hashable {
         case let .metadata(domain, weight):
             w.uint64(domain)
             w.uint64(weight)
+        case let .termProbe(term, sticky, clock):
+            w.uint64(term)
+            w.uint64(sticky)
+            w.uint64(clock)
         }
     }
 
@@ -195,7 +204,9 @@ public enum Response: Sendable, Hashable {
             response = .files(files)
         case .metadata:
             let domain = try r.uint64("failure domain")
-            response = .metadata(failureDomain: domain, weight: try r.uint64("weight"))
+            let weight = try r.uint64("weight")
+            response = r.isAtEnd ? .metadata(failureDomain: domain, weight: weight)
+                : .termProbe(term: domain, stickyMs: weight, clockMs: try r.uint64("clock"))
         }
         try r.expectEnd()
         return response

@@ -93,6 +93,9 @@ struct RunNode: AsyncParsableCommand {
     @Flag(help: "TEST ONLY, breaks guarantees on purpose: let C-Raft 0.15 commit entries of earlier terms by counting replicas (Raft's figure 8, as C dqlite 1.11 does).")
     var unsafeOldTermCommits = false
 
+    @Flag(help: "TEST ONLY, breaks guarantees on purpose: grant read leases whatever the voters' clock rates (no clock check; for the chaos gate's expect-fail scenarios).")
+    var unsafeLeaseAnyClock = false
+
     @Option(help: "Failure domain reported by DESCRIBE.")
     var failureDomain: UInt64 = 0
 
@@ -138,6 +141,7 @@ struct RunNode: AsyncParsableCommand {
         settings.staleReads = staleReads
         settings.unsafeAckBeforeCommit = unsafeAckBeforeCommit
         settings.unsafeOldTermCommits = unsafeOldTermCommits
+        settings.unsafeLeaseAnyClock = unsafeLeaseAnyClock
         settings.segmentSizeMiB = segmentSize
         settings.snapshotCompression = snapshotCompression
         settings.logCompression = logCompression

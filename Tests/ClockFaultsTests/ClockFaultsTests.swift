@@ -141,4 +141,50 @@ final class ClockFaultsTests: XCTestCase {
         XCTAssertLessThan(fast, 1.0, "at 4x the election timer (1-2 s of the node's time) fired within about half a second")
         XCTAssertGreaterThan(slow, 3.5, "at 0.25x it took at least four real seconds")
     }
+
+    /// The node's clock defence (`ClockAgreement`): followers whose clocks run at 3x the leader's make it stop
+    /// serving reads under a lease (it says so in its log), so with them paused a read is not answered; with
+    /// the defence off (`--unsafe-lease-any-clock`) the same read is served at once from the lease.
+    func testALeaderStopsLeasingReadsWhileItsVotersClocksRunFast() async throws {
+        func readWithFollowersPaused(defence: Bool) async throws -> (served: Bool, log: String) {
+            let dir = NSTemporaryDirectory() + "clocks-\(UUID().uuidString)"
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let controls = try (0..<3).map { try ClockControl(path: dir + "/n\($0 + 1)") }
+            let cluster = try await ProcessCluster.start(
+                nodes: 3, kind: .swiftNode(executable: CommandRunner.productsDirectory + "/dqlite-node",
+                                           arguments: defence ? [] : ["--unsafe-lease-any-clock"]),
+                environment: { [library] i in ["LD_PRELOAD": library, "DQLITE_CLOCK_FAULTS": dir + "/n\(i + 1)"] })
+            let indices = Array(cluster.addresses.indices)
+            addTeardownBlock {
+                for i in indices { await cluster.signal(i, SIGCONT) }
+                await cluster.stop()
+            }
+            let leader = try await cluster.leaderIndex()
+            let followers = indices.filter { $0 != leader }
+            var config = ClientConfig()
+            config.requestTimeout = .seconds(3)
+            config.retry = .none
+            let db = try await DqliteClient(addresses: [cluster.addresses[leader]], config: config).open("clock")
+            try await db.exec("CREATE TABLE t (n INTEGER)")
+            for i in followers { controls[i].set(.rate(3)) }
+            // Reads for two seconds: rounds of probes, whose answers carry the followers' clocks.
+            let until = ContinuousClock.now + .seconds(2)
+            while ContinuousClock.now < until {
+                _ = try await db.queryAll("SELECT count(*) FROM t")
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            for i in followers { await cluster.signal(i, SIGSTOP) }
+            let served = (try? await db.queryAll("SELECT count(*) FROM t")) != nil
+            for i in followers { await cluster.signal(i, SIGCONT) }
+            let log = await cluster.recentLog(leader)
+            await cluster.stop()
+            return (served, log)
+        }
+        let guarded = try await readWithFollowersPaused(defence: true)
+        XCTAssertFalse(guarded.served, "no lease while the voters' clocks run at 3x: the read needed them")
+        XCTAssertTrue(guarded.log.contains("x this leader's rate (over 5% fast)"), guarded.log)
+        let unguarded = try await readWithFollowersPaused(defence: false)
+        XCTAssertTrue(unguarded.served, "with the defence off the lease served the read without the voters")
+    }
 }

@@ -32,9 +32,13 @@ final class ReadLeaseProcessTests: XCTestCase {
         let db = try await DqliteClient(addresses: [cluster.addresses[leader]], config: config).open("demo")
         try await db.exec("CREATE TABLE t (n INTEGER)")
         try await db.exec("INSERT INTO t VALUES (1)")
-        _ = try await db.queryAll("SELECT count(*) FROM t")  // a round of probes: the voters' promises
-        try await Task.sleep(for: .milliseconds(100))
-        _ = try await db.queryAll("SELECT count(*) FROM t")
+        // Rounds of probes for a second and a half: the voters' promises, and their clocks measured against
+        // the leader's over a second or more (ClockAgreement), which a lease needs.
+        let reading = ContinuousClock.now + .milliseconds(1500)
+        while ContinuousClock.now < reading {
+            _ = try await db.queryAll("SELECT count(*) FROM t")
+            try await Task.sleep(for: .milliseconds(50))
+        }
 
         for f in followers { await cluster.signal(f, SIGSTOP) }
         let t0 = ContinuousClock.now

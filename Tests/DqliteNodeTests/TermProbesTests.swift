@@ -1,4 +1,5 @@
 import XCTest
+import Foundation
 import DqliteClient
 import DqliteWire
 import LocalCluster
@@ -17,10 +18,13 @@ final class TermProbesTests: XCTestCase {
         let followers = cluster.addresses.indices.filter { $0 != leaderIndex }.map { cluster.addresses[$0] }
         let node = try await NodeClient.connect(to: followers[0])
         defer { node.close() }
-        guard case .metadata(let term, let sticky) = try await node.connection.call(.heartbeat(timestamp: 0), timeout: .seconds(5)) else {
-            return XCTFail("HEARTBEAT is answered with METADATA carrying the term and the vote-refusal time")
+        let before = UInt64(ProcessInfo.processInfo.systemUptime * 1000)
+        guard case .termProbe(let term, let sticky, let clock) = try await node.connection.call(.heartbeat(timestamp: 0), timeout: .seconds(5)) else {
+            return XCTFail("HEARTBEAT is answered with METADATA carrying the term, the vote-refusal time and the clock")
         }
         XCTAssertGreaterThanOrEqual(term, 1)
+        // The voter's monotonic clock (ms), which on one host reads as this process's uptime clock does.
+        XCTAssertEqual(Double(clock), Double(before), accuracy: 2000, "the voter's CLOCK_MONOTONIC")
         // A follower of a live leader refuses votes until its randomized election timeout (1000-2000 ms in
         // these clusters) runs out without a heartbeat (one every 100 ms), and promises half an election
         // timeout of that at most (ReadLease.promiseMs).
@@ -53,7 +57,7 @@ final class TermProbesTests: XCTestCase {
         // The leader itself follows no one: it promises nothing.
         let leader = try await NodeClient.connect(to: cluster.addresses[leaderIndex])
         defer { leader.close() }
-        guard case .metadata(_, let leaderSticky) = try await leader.connection.call(.heartbeat(timestamp: 0), timeout: .seconds(5)) else {
+        guard case .termProbe(_, let leaderSticky, _) = try await leader.connection.call(.heartbeat(timestamp: 0), timeout: .seconds(5)) else {
             return XCTFail("the leader answers too")
         }
         XCTAssertEqual(leaderSticky, 0)

@@ -49,5 +49,6 @@ enum Samples {
         .empty,
         .files([DumpFile(name: "demo", content: Array(repeating: 7, count: 4096)), DumpFile(name: "demo-wal", content: [])]),
         .metadata(failureDomain: 3, weight: 9),
+        .termProbe(term: 7, stickyMs: 450, clockMs: 123_456_789),
     ]
 }

@@ -145,10 +145,14 @@ final class ReadConfirmation {
     private let probes: TermProbes?
     private var lease = ReadLease()
     private var renewing = false
+    /// The voters' clock rates against this leader's: a lease only while they agree.
+    private var clocks = ClockAgreement()
+    private let checkClocks: Bool
 
-    init(engine: RaftEngine, probes: TermProbes? = nil) {
+    init(engine: RaftEngine, probes: TermProbes? = nil, checkClocks: Bool = true) {
         self.engine = engine
         self.probes = probes
+        self.checkClocks = checkClocks
     }
 
     func confirm(_ then: @escaping (NodeError?) -> Void) {
@@ -202,7 +206,10 @@ final class ReadConfirmation {
                              _ batch: [(NodeError?) -> Void]) {
         freeSlots.append(slot)
         if outcome.confirmed && engine.isLeader && engine.raft.pointee.current_term == term {
-            lease.grant(term: term, sent: sent, stickyMs: outcome.leaseMs, configurationIndex: configuration)
+            noteClocks(outcome.counted)
+            if !checkClocks || clocks.trusts(outcome.counted.map(\.voter)) {
+                lease.grant(term: term, sent: sent, stickyMs: outcome.leaseMs, configurationIndex: configuration)
+            }
             engine.logger.trace("read confirmed in term \(term); voters promised \(outcome.leaseMs) ms")
             for b in batch { b(nil) }
         } else if !batch.isEmpty {
@@ -213,6 +220,23 @@ final class ReadConfirmation {
             engine.loop.later { [self] in startRound() }
         }
     }
+
+    /// Measures the answering voters' clocks; says when one starts or stops disagreeing with this leader's.
+    private func noteClocks(_ counted: [(voter: String, sample: ClockAgreement.Sample?)]) {
+        for (voter, sample) in counted {
+            guard let sample, let change = clocks.note(voter, sample) else { continue }
+            switch (change.from, change.to) {
+            case (_, .disagrees(let ratio)):
+                engine.logger.warning("the clock of voter \(voter) may run at up to \(Self.format(ratio))x this leader's rate (over \(Int(ClockAgreement.bound * 100))% fast): no read lease while it does, each read is confirmed by its voters\(checkClocks ? "" : " (ignored: --unsafe-lease-any-clock)")")
+            case (.disagrees, .agrees(let ratio)):
+                engine.logger.info("the clock of voter \(voter) runs at up to \(Self.format(ratio))x this leader's rate again: read leases again")
+            default:
+                break
+            }
+        }
+    }
+
+    private static func format(_ ratio: Double) -> String { String(Double(Int(ratio * 1000)) / 1000) }
 
     private func confirmByBarrier(_ batch: [(NodeError?) -> Void]) {
         let term = engine.raft.pointee.current_term

@@ -38,6 +38,9 @@ public struct NodeSettings: Sendable {
     /// TEST ONLY: let C-Raft 0.15 commit entries of earlier terms by counting replicas (Raft's figure 8),
     /// as C dqlite 1.11 does; off, `RaftReceiveFilter` stops it. For the chaos bed's figure-8 scenario.
     public var unsafeOldTermCommits = false
+    /// TEST ONLY: grant read leases whatever the voters' clock rates; off, `ClockAgreement` withholds the
+    /// lease while a voter's clock runs outside ±5% of the leader's. For the chaos bed's clock scenarios.
+    public var unsafeLeaseAnyClock = false
     /// TEST ONLY: acknowledge a commit as soon as it is sent to Raft, before Raft commits it. Breaks
     /// linearizability and durability on purpose, so the chaos gate can be shown to catch it.
     public var unsafeAckBeforeCommit = false

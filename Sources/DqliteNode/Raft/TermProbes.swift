@@ -31,6 +31,9 @@ final class TermProbes: Sendable {
     struct Outcome: Sendable {
         var confirmed: Bool
         var leaseMs: UInt64
+        /// The voters whose answers confirmed, with their clock readings (`ClockAgreement`); nil: the voter
+        /// predates clock readings.
+        var counted: [(voter: String, sample: ClockAgreement.Sample?)] = []
     }
 
     /// Asks each of `peers`, after the call, for its term and how long it will still refuse votes.
@@ -51,25 +54,36 @@ final class TermProbes: Sendable {
                 continue
             }
             Task {
-                let answer = await self.ask(p, slot: slot, term: term)
+                let sent = ReadLease.now()
+                var answer = await self.ask(p, slot: slot, term: term)
+                answer.voter = p
+                if let ms = answer.clockMs { answer.sample = ClockAgreement.Sample(sentNs: sent, receivedNs: ReadLease.now(), voterMs: ms) }
                 self.busy.withLock { _ = $0.remove(key) }
                 sink.yield(answer)
             }
         }
         var promises: [UInt64] = [], answered = 0
+        var counted: [(voter: String, sample: ClockAgreement.Sample?)] = []
         for await answer in answers {
             answered += 1
-            if answer.ok { promises.append(answer.stickyMs) }
+            if answer.ok {
+                promises.append(answer.stickyMs)
+                counted.append((answer.voter, answer.sample))
+            }
             let yes = promises.count
             if yes >= needed || yes + (peers.count - answered) < needed { break }
         }
         sink.finish()
-        return Outcome(confirmed: promises.count >= needed, leaseMs: ReadLease.duration(promises: promises, needed: needed))
+        return Outcome(confirmed: promises.count >= needed, leaseMs: ReadLease.duration(promises: promises, needed: needed),
+                       counted: counted)
     }
 
     private struct Answer: Sendable {
         var ok: Bool
         var stickyMs: UInt64
+        var clockMs: UInt64?
+        var voter = ""
+        var sample: ClockAgreement.Sample?
         static let no = Answer(ok: false, stickyMs: 0)
     }
 
@@ -84,8 +98,10 @@ final class TermProbes: Sendable {
         guard let client else { return .no }
         do {
             switch try await client.connection.call(.heartbeat(timestamp: term), timeout: config.requestTimeout) {
+            case .termProbe(let theirs, let sticky, let clock):
+                return Answer(ok: theirs <= term, stickyMs: sticky, clockMs: clock)
             case .metadata(let theirs, let sticky):
-                return Answer(ok: theirs <= term, stickyMs: sticky)
+                return Answer(ok: theirs <= term, stickyMs: sticky)  // a node that predates clock readings
             case .welcome(let theirs):
                 return Answer(ok: theirs <= term, stickyMs: 0)  // a node that predates leases
             default:

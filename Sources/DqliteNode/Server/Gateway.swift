@@ -131,7 +131,8 @@ final class Gateway {
             // Kept even if this node learns sooner that its leader died (LeaderWatch): it neither forgets
             // the leader nor stands for election before nowMs + sticky.
             if sticky > 0 { engine.leaderWatch?.notePromise(until: nowMs + sticky) }
-            reply([.metadata(failureDomain: engine.raft.pointee.current_term, weight: sticky)])
+            // The clock reading lets the leader measure this node's clock rate against its own (ClockAgreement).
+            reply([.termProbe(term: engine.raft.pointee.current_term, stickyMs: sticky, clockMs: nowMs)])
         case .connect:
             reply(failure(ErrorCode.dqliteParse, "unrecognized request type"))
         case .open(let name, _, _):
