@@ -61,6 +61,16 @@ final class ClockAgreementTests: XCTestCase {
         XCTAssertTrue(c.trusts(["a"]), "a quick pair a second apart proves it again")
     }
 
+    func testAnswersNotedOutOfOrderStillMeasure() {
+        var c = ClockAgreement()
+        // Concurrent rounds finish in any order: a reading noted after a later one is no restart.
+        _ = c.note("a", sample(0, 10_000))
+        _ = c.note("a", sample(600, 10_600))
+        _ = c.note("a", sample(500, 10_500))
+        _ = c.note("a", sample(1300, 11_300))
+        XCTAssertTrue(c.trusts(["a"]))
+    }
+
     func testAClockThatWentBackStartsAfresh() {
         var c = ClockAgreement()
         _ = c.note("a", sample(0, 10_000))

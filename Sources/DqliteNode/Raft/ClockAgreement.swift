@@ -44,13 +44,16 @@ struct ClockAgreement {
     /// bound counts. Returns the old and new verdicts when the verdict changed.
     mutating func note(_ voter: String, _ s: Sample) -> (from: Verdict, to: Verdict)? {
         var list = samples[voter, default: []]
-        // A restarted voter's clock may start anywhere: a reading that went backwards starts afresh.
-        if let last = list.last, s.voterMs < last.voterMs || s.receivedNs < last.receivedNs { list.removeAll() }
-        list.removeAll { s.receivedNs > $0.receivedNs + Self.windowNs }
+        // A restarted voter's clock may start anywhere: a reading a second or more behind one already seen
+        // starts afresh. (Rounds run concurrently and are noted as they finish, not as their answers came,
+        // so readings arrive slightly out of order: that alone is no restart.)
+        if let highest = list.map(\.voterMs).max(), s.voterMs + 1000 < highest { list.removeAll() }
+        let newest = max(list.map(\.receivedNs).max() ?? 0, s.receivedNs)
         list.append(s)
+        list.removeAll { newest > $0.receivedNs + Self.windowNs }
         samples[voter] = list
         var upTo: Double?
-        for ref in list where s.sentNs >= ref.receivedNs + Self.minSpanNs {
+        for ref in list where s.sentNs >= ref.receivedNs + Self.minSpanNs && s.voterMs >= ref.voterMs {
             // The voter's readings are 1 ms coarse: one more ms of its time may have passed.
             let bound = Double(s.voterMs - ref.voterMs + 1) * 1_000_000 / Double(s.sentNs - ref.receivedNs)
             upTo = min(upTo ?? bound, bound)
