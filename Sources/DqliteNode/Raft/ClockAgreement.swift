@@ -16,6 +16,9 @@ struct ClockAgreement {
     static let minSpanNs: UInt64 = 1_000_000_000
     /// Answers older than this are forgotten, so a rate that changes is seen within it.
     static let windowNs: UInt64 = 3_000_000_000
+    /// Answers kept as references are at least this far apart: without a lease every read batch runs a
+    /// round, and a list of every answer would make each one cost the window's worth of them.
+    static let keepEveryNs: UInt64 = 100_000_000
 
     /// One answer: when the leader sent the probe and heard back (its lease clock, ns) and the voter's
     /// monotonic clock (ms), read somewhere in between.
@@ -38,18 +41,19 @@ struct ClockAgreement {
     private var samples: [String: [Sample]] = [:]
     private(set) var verdicts: [String: Verdict] = [:]
 
-    /// Records `voter`'s answer and bounds its rate against each answer of the window at least `minSpanNs`
-    /// before it: the voter's clock advanced Δv between its two readings, while at most (received − sent
-    /// of the earlier) leader time passed, so Δv over that is an upper bound of the ratio; the tightest
-    /// bound counts. Returns the old and new verdicts when the verdict changed.
+    /// Records `voter`'s answer and bounds its rate against each kept answer of the window at least
+    /// `minSpanNs` before it: the voter's clock advanced Δv between its two readings, while at least (sent
+    /// of the later − received of the earlier) leader time passed, so Δv over that is an upper bound of the
+    /// ratio; the tightest bound counts. Returns the old and new verdicts when the verdict changed.
     mutating func note(_ voter: String, _ s: Sample) -> (from: Verdict, to: Verdict)? {
         var list = samples[voter, default: []]
         // A restarted voter's clock may start anywhere: a reading a second or more behind one already seen
         // starts afresh. (Rounds run concurrently and are noted as they finish, not as their answers came,
         // so readings arrive slightly out of order: that alone is no restart.)
         if let highest = list.map(\.voterMs).max(), s.voterMs + 1000 < highest { list.removeAll() }
-        let newest = max(list.map(\.receivedNs).max() ?? 0, s.receivedNs)
-        list.append(s)
+        let newestKept = list.map(\.receivedNs).max() ?? 0
+        if list.isEmpty || s.receivedNs >= newestKept + Self.keepEveryNs { list.append(s) }
+        let newest = max(newestKept, s.receivedNs)
         list.removeAll { newest > $0.receivedNs + Self.windowNs }
         samples[voter] = list
         var upTo: Double?

@@ -54,10 +54,7 @@ final class TermProbes: Sendable {
                 continue
             }
             Task {
-                let sent = ReadLease.now()
-                var answer = await self.ask(p, slot: slot, term: term)
-                answer.voter = p
-                if let ms = answer.clockMs { answer.sample = ClockAgreement.Sample(sentNs: sent, receivedNs: ReadLease.now(), voterMs: ms) }
+                let answer = await self.ask(p, slot: slot, term: term)
                 self.busy.withLock { _ = $0.remove(key) }
                 sink.yield(answer)
             }
@@ -81,7 +78,6 @@ final class TermProbes: Sendable {
     private struct Answer: Sendable {
         var ok: Bool
         var stickyMs: UInt64
-        var clockMs: UInt64?
         var voter = ""
         var sample: ClockAgreement.Sample?
         static let no = Answer(ok: false, stickyMs: 0)
@@ -97,13 +93,15 @@ final class TermProbes: Sendable {
         }
         guard let client else { return .no }
         do {
+            let sent = ReadLease.now()
             switch try await client.connection.call(.heartbeat(timestamp: term), timeout: config.requestTimeout) {
             case .termProbe(let theirs, let sticky, let clock):
-                return Answer(ok: theirs <= term, stickyMs: sticky, clockMs: clock)
+                let sample = ClockAgreement.Sample(sentNs: sent, receivedNs: ReadLease.now(), voterMs: clock)
+                return Answer(ok: theirs <= term, stickyMs: sticky, voter: address, sample: sample)
             case .metadata(let theirs, let sticky):
-                return Answer(ok: theirs <= term, stickyMs: sticky)  // a node that predates clock readings
+                return Answer(ok: theirs <= term, stickyMs: sticky, voter: address)  // a node that predates clock readings
             case .welcome(let theirs):
-                return Answer(ok: theirs <= term, stickyMs: 0)  // a node that predates leases
+                return Answer(ok: theirs <= term, stickyMs: 0, voter: address)  // a node that predates leases
             default:
                 drop(key, client)
                 return .no
