@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "dqlite-chaos", targets: ["dqlite-chaos"]),
         .executable(name: "dqlite-disk-faults", targets: ["dqlite-disk-faults"]),
         .library(name: "dqlite-clock-faults", type: .dynamic, targets: ["DqliteClockFaults"]),
+        .executable(name: "dqlite-power-loss", targets: ["dqlite-power-loss"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -40,6 +41,9 @@ let package = Package(
         // C-Raft's open segments written with zeros when allocated (see its source): linked into the node, it
         // lets appends overwrite blocks in place instead of waiting for the journal to convert them.
         .target(name: "CSegmentPrefill", path: "Sources/CSegmentPrefill"),
+        // Every rename followed by an fsync of its directory (see its source): linked into the node, it makes
+        // C-Raft's closed segments keep their names across a power loss.
+        .target(name: "CRenameSync", path: "Sources/CRenameSync"),
         // Protocol v1 codecs: pure values, no I/O.
         .target(name: "DqliteWire"),
         // The node: replicating VFS, FSM, Raft glue, gateway (issue 3; in progress).
@@ -64,7 +68,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "dqlite-node", dependencies: [
-            "DqliteNode", "DqliteClient", "CAIODestroy", "CSegmentPrefill", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "DqliteNode", "DqliteClient", "CAIODestroy", "CSegmentPrefill", "CRenameSync", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 
@@ -77,6 +81,10 @@ let package = Package(
         .executableTarget(name: "dqlite-disk-faults", dependencies: ["CSeccomp"], path: "harness/disk-faults"),
         // LD_PRELOAD library for the bed's clock faults. Nothing links it: it would bend the linking process's own clocks.
         .target(name: "DqliteClockFaults", path: "harness/clock-faults", linkerSettings: [.linkedLibrary("dl")]),
+        // The FUSE passthrough of power-loss faults (libfuse3 from Debian's libfuse3-dev): it forgets what was
+        // not synced when the bed cuts a node's power. C, as the seccomp launcher: a thin layer over a C API.
+        .executableTarget(name: "dqlite-power-loss", path: "harness/power-loss",
+                          cSettings: [.define("_FILE_OFFSET_BITS", to: "64")], linkerSettings: [.linkedLibrary("fuse3")]),
 
         .testTarget(name: "SystemLibrariesTests", dependencies: ["CRaft", "CUV", "CSQLite", "CSeccomp"]),
         .testTarget(name: "DqliteWireTests", dependencies: ["DqliteWire"]),
@@ -86,7 +94,7 @@ let package = Package(
         .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster"]),
         .testTarget(name: "ClockFaultsTests", dependencies: ["LocalCluster", "DqliteClient", "dqlite-node"]),
-        .testTarget(name: "ChaosTests", dependencies: ["Chaos", "Checker", "LocalCluster", "dqlite-node", "dqlite-disk-faults", "dqlite-chaos"]),
+        .testTarget(name: "ChaosTests", dependencies: ["Chaos", "Checker", "LocalCluster", "dqlite-node", "dqlite-disk-faults", "dqlite-power-loss", "dqlite-chaos"]),
         // The corpus histories are read by the tests from their source path, not bundled.
         .testTarget(name: "CheckerTests", dependencies: ["Checker", "dqlite-chaos"], exclude: ["Corpus"]),
     ],

@@ -8,6 +8,7 @@ packages=(
   libraft-dev libuv1-dev libsqlite3-dev libseccomp-dev   # C-Raft, libuv, SQLite, seccomp for the node
   liblz4-dev                                            # checking C-Raft's compressed snapshots before start
   iproute2 iptables nftables                            # namespaces and partitions for the chaos test bed
+  fuse3 libfuse3-dev                                    # the bed's power-loss layer (a FUSE filesystem)
   go-dqlite libdqlite-dev                               # real dqlite: dqlite-demo, dqlite shell, dqlite-benchmark
   python3                                               # the benchmark comparison script
 )
