@@ -29,12 +29,18 @@ enum SegmentFileCheck {
 
     /// Why an open segment is damaged at rest, or nil when it is intact or ends in a torn write (a damaged
     /// last batch, followed by nothing intact: what a crash during that write leaves, which C-Raft drops, as
-    /// it was never acknowledged). `expectedSize` is the preallocated size: a shorter file was cut.
+    /// it was never acknowledged). `expectedSize` is the preallocated size: a shorter file was cut, which is
+    /// damage only where the cut went through a batch. C-Raft closes a segment by truncating it after its
+    /// last batch, syncing it, then renaming it, without syncing the directory: a power loss before the rename
+    /// reached the disk leaves it intact under its open name, and C-Raft loads it as it is (found by the
+    /// bed's power-loss faults; the node now syncs the directory after each rename, which shrinks that window
+    /// to the moment between the truncation and the rename).
     static func openProblem(_ bytes: [UInt8], expectedSize: Int) -> String? {
-        if bytes.count < expectedSize && bytes.count > 8 {
-            return "open segment is \(bytes.count) bytes, shorter than its preallocated \(expectedSize)"
-        }
         let scan = scan(bytes, open: true)
+        if bytes.count < expectedSize && bytes.count > 8 {
+            guard let problem = scan.problem else { return nil }
+            return "open segment is \(bytes.count) bytes, shorter than its preallocated \(expectedSize), and \(problem) at byte \(scan.problemOffset)"
+        }
         guard let problem = scan.problem, scan.intactBatchAfterProblem else { return nil }
         return "\(problem) at byte \(scan.problemOffset), with intact batches after it"
     }
