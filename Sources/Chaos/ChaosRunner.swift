@@ -86,10 +86,11 @@ public enum ChaosRunner {
         for l in target.limits { o.say("target: \(l)") }
         let net = try RunNetwork.make(for: s, plan: plan)
         o.say(net.summary)
-        let disk: DiskFaults?, clocks: ClockFaults?
+        let disk: DiskFaults?, clocks: ClockFaults?, power: PowerLossDisks?
         do {
             disk = try DiskFaults.make(for: s, plan: plan, toolsDirectory: o.toolsDirectory, outputDirectory: o.outputDirectory)
             clocks = try ClockFaults.make(for: s, plan: plan, toolsDirectory: o.toolsDirectory, outputDirectory: o.outputDirectory)
+            power = try PowerLossDisks.make(plan: plan, seed: o.seed, toolsDirectory: o.toolsDirectory, outputDirectory: o.outputDirectory)
         } catch {
             net.remove()
             throw error
@@ -99,12 +100,15 @@ public enum ChaosRunner {
             o.say("disk faults: " + [disk.launcher.map { "errors through \($0)" }, disk.tmpfsBytes.map { "data dirs on \($0 >> 20) MiB tmpfs" }]
                 .compactMap { $0 }.joined(separator: "; "))
         }
+        if let power { o.say("power-loss faults: every data dir is a FUSE mount of \(power.program)") }
         let cluster: ProcessCluster
         do {
+            let placement = disk?.wrap(net.placement) ?? net.placement
             cluster = try await ProcessCluster.start(nodes: s.cluster.nodes, kind: target.processKind,
-                                                     placement: disk?.wrap(net.placement) ?? net.placement,
+                                                     placement: power?.wrap(placement) ?? placement,
                                                      environment: { clocks?.environment($0) ?? [:] })
         } catch {
+            power?.stop()
             net.remove()
             throw ChaosError.harness("target \(target.kind.rawValue) did not start: \(error)")
         }
@@ -126,21 +130,23 @@ public enum ChaosRunner {
         }
         do {
             let record = try await drive(o, plan: plan, cluster: cluster, target: target, network: net.nemesis(), disk: disk, clocks: clocks,
-                                         isolation: net.isolation.rawValue, reproduce: reproduce)
+                                         power: power, isolation: net.isolation.rawValue, reproduce: reproduce)
             collect(keepData: record.verdict != "pass" || record.checksFailed)
             await cluster.stop()
+            power?.stop()
             net.remove()
             return record
         } catch {
             collect(keepData: true)
             await cluster.stop()
+            power?.stop()
             net.remove()
             throw error
         }
     }
 
     private static func drive(_ o: RunOptions, plan: [PlannedFault], cluster: ProcessCluster, target: ChaosTarget, network: NetworkNemesis?,
-                              disk: DiskFaults?, clocks: ClockFaults?, isolation: String, reproduce: String) async throws -> RunRecord {
+                              disk: DiskFaults?, clocks: ClockFaults?, power: PowerLossDisks?, isolation: String, reproduce: String) async throws -> RunRecord {
         let s = o.scenario
         let clients = try WorkloadClients(spec: s.workload, addresses: cluster.addresses)
         let client = clients.shared
@@ -163,7 +169,7 @@ public enum ChaosRunner {
             for statement in workload.schema { _ = try await c.exec(statement) }
             _ = try await c.exec("CREATE TABLE IF NOT EXISTS liveness (id INTEGER PRIMARY KEY, t INTEGER)")
         }
-        let nemesis = Nemesis(cluster: cluster, history: history, target: target, network: network, disk: disk, clocks: clocks, gate: clients.gate)
+        let nemesis = Nemesis(cluster: cluster, history: history, target: target, network: network, disk: disk, clocks: clocks, gate: clients.gate, power: power)
         let end = start + .seconds(s.durationS)
         let root = SeededRandom(seed: o.seed)
         var crashes: [Int] = []

@@ -34,6 +34,10 @@ actor Nemesis {
     private var failStopped: Set<Int> = []
     /// How many times a node stopped on a disk fault.
     private(set) var failStops = 0
+    /// Power losses (scenarios with `power-loss` faults only).
+    let power: PowerLossDisks?
+    /// Nodes whose disk did not come back from a power loss (a harness failure): never started on the bare dir.
+    var diskless: Set<Int> = []
 
     /// A fault in force and how to end it.
     struct ActiveFault: Sendable {
@@ -45,6 +49,9 @@ actor Nemesis {
         var diskError: DiskErrno?
         /// A hold: what it holds.
         var hold: HoldKind?
+        /// A power loss of several nodes: the others it holds.
+        var others: [Int] = []
+        var nodes: [Int] { node >= 0 ? [node] + others : others }
     }
 
     /// Faults in force now, for the status line.
@@ -56,7 +63,8 @@ actor Nemesis {
     let gate: WorkloadGate?
 
     init(cluster: ProcessCluster, history: HistoryWriter, target: ChaosTarget, network: NetworkNemesis? = nil, disk: DiskFaults? = nil,
-         clocks: ClockFaults? = nil, gate: WorkloadGate? = nil) {
+         clocks: ClockFaults? = nil, gate: WorkloadGate? = nil, power: PowerLossDisks? = nil) {
+        self.power = power
         self.clocks = clocks
         self.gate = gate
         self.cluster = cluster
@@ -81,7 +89,7 @@ actor Nemesis {
     }
 
     /// Nodes held by a fault in force.
-    private var held: Set<Int> { Set(active.values.filter(\.type.holdsNode).map(\.node)) }
+    private var held: Set<Int> { Set(active.values.filter(\.type.holdsNode).flatMap(\.nodes)) }
 
     private func apply(_ fault: PlannedFault, id: Int, start: ContinuousClock.Instant) async -> ActiveFault? {
         if fault.type == .hold { return await hold(fault, id: id, start: start) }
@@ -92,13 +100,22 @@ actor Nemesis {
         // off) would only delay it past its recorded offset. A transfer still needs the leader.
         let leader = (fault.node == nil && fault.groups == nil) || fault.type == .transfer ? try? await cluster.leaderIndex(config: Self.quickConfig) : nil
         var candidates: [Int]
-        if let n = fault.node ?? fault.groups?.first?.first {
+        var group: [Int]?
+        if fault.type == .powerLoss, fault.target.isGroup || fault.nodes != nil {
+            let free = live.filter { !held.contains($0) }
+            let nodes = fault.nodes.map { $0.map { $0 - 1 }.filter(free.contains) }
+                ?? Self.powerLossGroup(fault.target, free: free, count: count, leader: leader, pick: fault.pick)
+            group = nodes
+            candidates = Array(nodes.prefix(1))
+        } else if let n = fault.node ?? fault.groups?.first?.first {
             candidates = [n - 1]
         } else {
             candidates = switch fault.target {
             case .leader: leader.map { [$0] } ?? live
             case .follower: live.filter { $0 != leader }
             case .one: live
+            // Group targets without a power loss (refused when a scenario is read): any one node.
+            case .majority, .all: live
             }
             if fault.type == .member { candidates.removeAll { $0 == 0 } }
             // A node that refuses to start on damaged files stays down: damaging more nodes than a minority
@@ -120,7 +137,8 @@ actor Nemesis {
         }
         var net: NetworkNemesis.Applied?
         var to: Int?
-        let wasLeader = fault.node != nil && fault.type != .transfer ? fault.target == .leader : node == leader
+        let wasLeader = fault.node != nil && fault.type != .transfer ? fault.target == .leader
+            : group.map { g in leader.map(g.contains) ?? false } ?? (node == leader)
         // The offset recorded is when the fault began, not when its action finished (a kill waits for the exit).
         let began = ContinuousClock.now - start
         switch fault.type {
@@ -201,6 +219,8 @@ actor Nemesis {
                                          status: "clock \(change.summary) n\(node + 1)")
         case .hold:
             return nil  // applied by `hold` above
+        case .powerLoss:
+            net = await cutPower(group ?? [node], torn: fault.torn ?? false, wasLeader: wasLeader, forS: fault.forS)
         case .partition, .delay, .loss:
             do {
                 guard let network else { throw ChaosError.harness("\(fault.type.rawValue) needs isolation: netns") }
@@ -219,10 +239,15 @@ actor Nemesis {
         record.to = to.map { $0 + 1 }
         record.error = fault.type == .disk ? (fault.error ?? .eio) : nil
         record.clock = fault.type == .clock ? (fault.clock ?? ClockChange(mode: .rate, rate: 2)) : nil
+        if fault.type == .powerLoss {
+            record.torn = fault.torn ?? false
+            if let group { record.nodes = group.map { $0 + 1 } }
+        }
         applied.append(record)
-        let a = ActiveFault(id: id, type: fault.type, node: node,
+        var a = ActiveFault(id: id, type: fault.type, node: node,
                             status: net?.status ?? "\(fault.type.rawValue) n\(node + 1)\(wasLeader ? " (leader)" : "")",
                             diskError: record.error)
+        a.others = Array((group ?? []).dropFirst())
         active[id] = a
         return a
     }
@@ -300,6 +325,12 @@ actor Nemesis {
         let node = a.node
         var detail = #"{"id":\#(a.id),"node":\#(node + 1)}"#
         switch a.type {
+        case .powerLoss:
+            var restarted: [Int] = []
+            for n in a.nodes where !diskless.contains(n) {
+                if (try? await cluster.launch(n)) != nil { restarted.append(n + 1) }
+            }
+            detail = #"{"id":\#(a.id),"nodes":\#(a.nodes.map { $0 + 1 }),"restarted":\#(restarted)}"#
         case .kill, .stop, .member, .corrupt:
             if refused.contains(node) {
                 detail = #"{"id":\#(a.id),"node":\#(node + 1),"restarted":false,"why":"refused to start"}"#
@@ -353,8 +384,8 @@ actor Nemesis {
     func reapCrashes() async -> [Int] {
         var crashed: [Int] = []
         let count = await cluster.allAddresses.count
-        let downOnPurpose = Set(active.values.filter { [.kill, .stop, .member, .corrupt].contains($0.type) }.map(\.node))
-        for i in 0..<count where !downOnPurpose.contains(i) && !refused.contains(i) && !failStopped.contains(i) {
+        let downOnPurpose = Set(active.values.filter { [.kill, .stop, .member, .corrupt, .powerLoss].contains($0.type) }.flatMap(\.nodes))
+        for i in 0..<count where !downOnPurpose.contains(i) && !refused.contains(i) && !failStopped.contains(i) && !diskless.contains(i) {
             guard await cluster.isStarted(i), !(await cluster.isRunning(i)) else { continue }
             // A node whose data was damaged on purpose may refuse to start, with a clear error: that is
             // allowed (it must not serve wrong data); it stays down and the run goes on without it. Not for a
@@ -431,6 +462,9 @@ public struct AppliedFault: Codable, Sendable, Equatable {
     public var clock: ClockChange?
     /// Hold: what the clients held (`node` is 0).
     public var hold: HoldKind?
+    /// Power loss: whether the newest unsynced write was torn, and every node cut (1-based; a group target).
+    public var torn: Bool?
+    public var nodes: [Int]?
 
     public init(atS: Double, type: FaultType, node: Int, wasLeader: Bool, forS: Double,
                 shape: PartitionShape? = nil, groups: [[Int]]? = nil, link: LinkFault? = nil) {
@@ -453,12 +487,18 @@ public struct AppliedFault: Codable, Sendable, Equatable {
         f.error = error
         f.clock = clock
         f.hold = hold
+        f.torn = torn
+        if let nodes {
+            f.nodes = nodes
+            f.node = nil
+            f.target = .all
+        }
         // A partition given by its groups has no shape: it is applied again by them.
         if type == .partition, shape == nil { f.groups = groups }
         return f
     }
 
     enum CodingKeys: String, CodingKey {
-        case atS = "at_s", type, node, wasLeader = "was_leader", forS = "for_s", shape, groups, link, pick, to, error, clock, hold
+        case atS = "at_s", type, node, wasLeader = "was_leader", forS = "for_s", shape, groups, link, pick, to, error, clock, hold, torn, nodes
     }
 }

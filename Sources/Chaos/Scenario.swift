@@ -187,6 +187,11 @@ public enum FaultType: String, Codable, Sendable, CaseIterable {
     /// instead) or every operation (`hold: all`) for the duration. Explicit timelines only: a phase that
     /// builds a fault's preconditions exactly (e.g. figure 8: a new leader that appends nothing).
     case hold
+    /// The target's power cut: it is killed and its disk loses everything written since its last sync (per
+    /// file, and directory entries not synced with their directory; `torn`: the newest unsynced write keeps
+    /// a prefix), through the FUSE layer dqlite-power-loss under every data dir (needs root). It restarts
+    /// after the duration. Targets `majority` and `all` cut several nodes at once.
+    case powerLoss = "power-loss"
 
     /// Faults that need each node in its own network namespace.
     public var needsNetns: Bool { self == .partition || self == .delay || self == .loss }
@@ -250,9 +255,13 @@ public enum DiskErrno: String, Codable, Sendable, CaseIterable {
     case eio, enospc
 }
 
-/// Which node a fault hits; resolved when it is applied (the leader at that moment).
+/// Which node a fault hits; resolved when it is applied (the leader at that moment). `majority` and `all`
+/// (power-loss only) hit that many of the live nodes at once (a majority always includes the leader).
 public enum Target: String, Codable, Sendable, CaseIterable {
-    case one, leader, follower
+    case one, leader, follower, majority, all
+
+    /// Targets that name several nodes.
+    public var isGroup: Bool { self == .majority || self == .all }
 }
 
 public struct FaultKind: Codable, Sendable, Equatable {
@@ -269,6 +278,8 @@ public struct FaultKind: Codable, Sendable, Equatable {
     public var errors: [DiskErrno] = []
     /// Clock: what is drawn.
     public var clock = ClockKind()
+    /// Power loss: the chance that the newest unsynced write is torn rather than lost whole.
+    public var torn: Double = 0
 
     public init(type: FaultType, targets: [Target] = [.one], forS: [Double] = [1, 3], weight: Int = 1,
                 shapes: [PartitionShape] = [], link: LinkFault = LinkFault()) {
@@ -280,7 +291,7 @@ public struct FaultKind: Codable, Sendable, Equatable {
         self.link = link
     }
 
-    enum CodingKeys: String, CodingKey { case type, targets, forS = "for_s", weight, shapes, link, errors, clock }
+    enum CodingKeys: String, CodingKey { case type, targets, forS = "for_s", weight, shapes, link, errors, clock, torn }
 }
 
 /// One fault of a timeline: planned from the seed (or written by hand), replayable as is.
@@ -309,6 +320,10 @@ public struct PlannedFault: Codable, Sendable, Equatable {
     public var to: Int?
     /// Clock only.
     public var clock: ClockChange?
+    /// Power loss only: the newest unsynced write keeps a prefix.
+    public var torn: Bool?
+    /// Power loss with a group target, as applied: exactly these nodes (1-based).
+    public var nodes: [Int]?
 
     public init(atS: Double, type: FaultType, target: Target, pick: Int = 0, forS: Double,
                 shape: PartitionShape? = nil, link: LinkFault? = nil) {
@@ -321,7 +336,7 @@ public struct PlannedFault: Codable, Sendable, Equatable {
         self.link = link
     }
 
-    enum CodingKeys: String, CodingKey { case atS = "at_s", type, target, pick, forS = "for_s", shape, groups, link, error, hold, node, to, clock }
+    enum CodingKeys: String, CodingKey { case atS = "at_s", type, target, pick, forS = "for_s", shape, groups, link, error, hold, node, to, clock, torn, nodes }
 }
 
 public struct FinalSpec: Codable, Sendable, Equatable {
@@ -362,8 +377,8 @@ extension Scenario {
     }
 
     /// Whether a run needs root: network namespaces (asked for, or needed by partitions, delay and loss) or
-    /// tmpfs data dirs (full disks).
+    /// tmpfs data dirs (full disks) or FUSE mounts (power loss).
     public var needsRoot: Bool {
-        cluster.isolation == .netns || faultTypes.contains { $0.needsNetns || $0 == .full }
+        cluster.isolation == .netns || faultTypes.contains { $0.needsNetns || $0 == .full || $0 == .powerLoss }
     }
 }

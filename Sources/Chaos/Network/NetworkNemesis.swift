@@ -54,7 +54,7 @@ actor NetworkNemesis {
             active[id] = (fault.type.rawValue, detail)
             return Applied(detail: detail, shape: nil, groups: nil, link: link,
                            status: "\(fault.type.rawValue) n\(center + 1)'s links \(Int(link.delayMs))±\(Int(link.jitterMs)) ms loss \(link.lossPct)%")
-        case .kill, .stop, .pause, .transfer, .member, .corrupt, .disk, .full, .clock, .hold:
+        case .kill, .stop, .pause, .transfer, .member, .corrupt, .disk, .full, .clock, .hold, .powerLoss:
             throw ChaosError.harness("\(fault.type.rawValue) is not a network fault")
         }
     }

@@ -70,7 +70,7 @@ public struct ChaosTarget: Sendable {
     public func refusal(of type: FaultType) -> String? {
         guard let template else { return nil }
         switch type {
-        case .disk, .full, .corrupt:
+        case .disk, .full, .corrupt, .powerLoss:
             return template.uses("dir") ? nil : "\(type.rawValue) faults act on the node's data dir: the command template must place {dir}"
         case .member:
             if !template.uses("dir") { return "member faults wipe the node's data dir: the command template must place {dir}" }
