@@ -91,6 +91,9 @@ struct RunNode: AsyncParsableCommand {
     @Flag(help: "TEST ONLY, breaks guarantees on purpose: acknowledge a commit before Raft commits it (for the chaos gate's expect-fail scenarios).")
     var unsafeAckBeforeCommit = false
 
+    @Flag(help: "TEST ONLY, breaks guarantees on purpose: tell Raft each log append is stored at once and write it a second later (for the chaos gate's power-loss expect-fail scenario).")
+    var unsafeAckBeforeSync = false
+
     @Flag(help: "TEST ONLY, breaks guarantees on purpose: let C-Raft 0.15 commit entries of earlier terms by counting replicas (Raft's figure 8, as C dqlite 1.11 does).")
     var unsafeOldTermCommits = false
 
@@ -143,6 +146,7 @@ struct RunNode: AsyncParsableCommand {
         settings.unsafeAckBeforeCommit = unsafeAckBeforeCommit
         settings.unsafeOldTermCommits = unsafeOldTermCommits
         settings.unsafeLeaseAnyClock = unsafeLeaseAnyClock
+        settings.unsafeAckBeforeSync = unsafeAckBeforeSync
         settings.segmentSizeMiB = segmentSize
         settings.snapshotCompression = snapshotCompression
         settings.logCompression = logCompression

@@ -44,6 +44,9 @@ public struct NodeSettings: Sendable {
     /// TEST ONLY: acknowledge a commit as soon as it is sent to Raft, before Raft commits it. Breaks
     /// linearizability and durability on purpose, so the chaos gate can be shown to catch it.
     public var unsafeAckBeforeCommit = false
+    /// TEST ONLY: tell Raft each append is stored at once and write it a second later (`UnsafeAckBeforeSync`).
+    /// Breaks durability on purpose, so the chaos gate's power-loss scenario can be shown to catch it.
+    public var unsafeAckBeforeSync = false
     /// Size of the Raft log's segment files. Closing one (when it is full, and at every snapshot) stalled the
     /// loop thread for tens of milliseconds in C-Raft 0.15 (io_destroy of its AIO context), which made
     /// C-Raft's 8 MiB the 8-writer p99 (38 ms at ~2 700 writes/s here) until 32 MiB made closes rarer. Once
@@ -201,6 +204,7 @@ final class RaftEngine {
         catchingUp = DamagedRaftData.isCatchingUp(dir: dir)
         try initialise(dir: dir)
         DiskFailureGuard.install(on: io)
+        if settings.unsafeAckBeforeSync { UnsafeAckBeforeSync.install(on: io) }
         RaftReceiveFilter.install(
             on: io, guardCommits: !settings.unsafeOldTermCommits,
             onOldTail: { r in Unmanaged<RaftEngine>.fromOpaque(r!.pointee.data).takeUnretainedValue().appendEntryOfOwnTerm() },
