@@ -27,7 +27,10 @@ public enum FaultPlan {
             if kind.type == .delay || kind.type == .loss { fault.link = kind.link }
             if kind.type == .disk { fault.error = kind.errors.isEmpty ? .eio : kind.errors[Int(rng.next() % UInt64(kind.errors.count))] }
             if kind.type == .clock { fault.clock = drawClock(kind.clock, &rng) }
-            if kind.type == .powerLoss { fault.torn = rng.uniform([0, 1]) < kind.torn }
+            if kind.type == .powerLoss {
+                fault.torn = rng.uniform([0, 1]) < kind.torn
+                fault.writebackS = kind.writebackS
+            }
             plan.append(fault)
             t += duration + max(0.1, rng.uniform(scenario.faults.intervalS))
         }
@@ -65,7 +68,10 @@ public enum FaultPlan {
             if kind.type == .delay || kind.type == .loss { fault.link = kind.link }
             if kind.type == .disk { fault.error = kind.errors.isEmpty ? .eio : kind.errors[Int(rng.next() % UInt64(kind.errors.count))] }
             if kind.type == .clock { fault.clock = drawClock(kind.clock, &rng) }
-            if kind.type == .powerLoss { fault.torn = rng.uniform([0, 1]) < kind.torn }
+            if kind.type == .powerLoss {
+                fault.torn = rng.uniform([0, 1]) < kind.torn
+                fault.writebackS = kind.writebackS
+            }
             plan.append(fault)
             t = at + max(0.1, rng.uniform(scenario.faults.intervalS))
         }

@@ -241,6 +241,7 @@ actor Nemesis {
         record.clock = fault.type == .clock ? (fault.clock ?? ClockChange(mode: .rate, rate: 2)) : nil
         if fault.type == .powerLoss {
             record.torn = fault.torn ?? false
+            record.writebackS = power?.writebackS
             if let group { record.nodes = group.map { $0 + 1 } }
         }
         applied.append(record)
@@ -465,6 +466,8 @@ public struct AppliedFault: Codable, Sendable, Equatable {
     /// Power loss: whether the newest unsynced write was torn, and every node cut (1-based; a group target).
     public var torn: Bool?
     public var nodes: [Int]?
+    /// Power loss: the disks' writeback window, seconds (nil: none).
+    public var writebackS: Double?
 
     public init(atS: Double, type: FaultType, node: Int, wasLeader: Bool, forS: Double,
                 shape: PartitionShape? = nil, groups: [[Int]]? = nil, link: LinkFault? = nil) {
@@ -488,6 +491,7 @@ public struct AppliedFault: Codable, Sendable, Equatable {
         f.clock = clock
         f.hold = hold
         f.torn = torn
+        f.writebackS = writebackS
         if let nodes {
             f.nodes = nodes
             f.node = nil
@@ -499,6 +503,6 @@ public struct AppliedFault: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case atS = "at_s", type, node, wasLeader = "was_leader", forS = "for_s", shape, groups, link, pick, to, error, clock, hold, torn, nodes
+        case atS = "at_s", type, node, wasLeader = "was_leader", forS = "for_s", shape, groups, link, pick, to, error, clock, hold, torn, nodes, writebackS = "writeback_s"
     }
 }

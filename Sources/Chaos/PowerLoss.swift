@@ -32,10 +32,15 @@ final class PowerLossDisks: Sendable {
         }
         let logs = outputDirectory + "/power-loss"
         try FileManager.default.createDirectory(atPath: logs, withIntermediateDirectories: true)
-        return PowerLossDisks(program: program, logDirectory: logs, seed: seed)
+        let writeback = plan.filter { $0.type == .powerLoss }.compactMap(\.writebackS).max()
+        return PowerLossDisks(program: program, logDirectory: logs, seed: seed, writebackS: writeback)
     }
 
-    private init(program: String, logDirectory: String, seed: UInt64) {
+    /// Changes older than this survive a power loss (periodic writeback); nil: only syncs count.
+    let writebackS: Double?
+
+    private init(program: String, logDirectory: String, seed: UInt64, writebackS: Double?) {
+        self.writebackS = writebackS
         self.program = program
         self.logDirectory = logDirectory
         seeds = Mutex(SeededRandom(seed: seed).derived(0x90E7))
@@ -93,6 +98,7 @@ final class PowerLossDisks: Sendable {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: program)
         process.arguments = ["--backing", place.backing, "--mount", place.mount, "--report", reportPath(node), "--seed", String(seed)]
+            + (writebackS.map { ["--writeback-ms", String(Int($0 * 1000))] } ?? [])
         let log = logPath(node)
         if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
         let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
@@ -141,11 +147,14 @@ struct PowerLossReport: Codable, Sendable, Equatable {
     var dirOps = 0
     /// The prefix of the newest unsynced write that survived (torn), bytes.
     var tornBytes = 0
+    /// Changes kept as written back already (old enough under `writeback_s`).
+    var writtenBack = 0
     /// Roll-back steps that failed (said in the layer's log).
     var failures = 0
 
     enum CodingKeys: String, CodingKey {
-        case files, restoredBytes = "restored_bytes", cutBytes = "cut_bytes", dirOps = "dir_ops", tornBytes = "torn_bytes", failures
+        case files, restoredBytes = "restored_bytes", cutBytes = "cut_bytes", dirOps = "dir_ops", tornBytes = "torn_bytes",
+             writtenBack = "written_back", failures
     }
 
     init() {}
@@ -163,6 +172,7 @@ struct PowerLossReport: Codable, Sendable, Equatable {
         cutBytes = values["cut_bytes"] ?? 0
         dirOps = values["dir_ops"] ?? 0
         tornBytes = values["torn_bytes"] ?? 0
+        writtenBack = values["written_back"] ?? 0
         failures = values["failures"] ?? 0
     }
 }

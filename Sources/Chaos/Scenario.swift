@@ -280,6 +280,9 @@ public struct FaultKind: Codable, Sendable, Equatable {
     public var clock = ClockKind()
     /// Power loss: the chance that the newest unsynced write is torn rather than lost whole.
     public var torn: Double = 0
+    /// Power loss: changes older than this many seconds survive, as a kernel's periodic writeback would have
+    /// flushed them (nil: only syncs make anything durable, as LazyFS has it).
+    public var writebackS: Double?
 
     public init(type: FaultType, targets: [Target] = [.one], forS: [Double] = [1, 3], weight: Int = 1,
                 shapes: [PartitionShape] = [], link: LinkFault = LinkFault()) {
@@ -291,7 +294,7 @@ public struct FaultKind: Codable, Sendable, Equatable {
         self.link = link
     }
 
-    enum CodingKeys: String, CodingKey { case type, targets, forS = "for_s", weight, shapes, link, errors, clock, torn }
+    enum CodingKeys: String, CodingKey { case type, targets, forS = "for_s", weight, shapes, link, errors, clock, torn, writebackS = "writeback_s" }
 }
 
 /// One fault of a timeline: planned from the seed (or written by hand), replayable as is.
@@ -324,6 +327,8 @@ public struct PlannedFault: Codable, Sendable, Equatable {
     public var torn: Bool?
     /// Power loss with a group target, as applied: exactly these nodes (1-based).
     public var nodes: [Int]?
+    /// Power loss only: see `FaultKind.writebackS` (the disks of a run take the largest of its faults').
+    public var writebackS: Double?
 
     public init(atS: Double, type: FaultType, target: Target, pick: Int = 0, forS: Double,
                 shape: PartitionShape? = nil, link: LinkFault? = nil) {
@@ -336,7 +341,7 @@ public struct PlannedFault: Codable, Sendable, Equatable {
         self.link = link
     }
 
-    enum CodingKeys: String, CodingKey { case atS = "at_s", type, target, pick, forS = "for_s", shape, groups, link, error, hold, node, to, clock, torn, nodes }
+    enum CodingKeys: String, CodingKey { case atS = "at_s", type, target, pick, forS = "for_s", shape, groups, link, error, hold, node, to, clock, torn, nodes, writebackS = "writeback_s" }
 }
 
 public struct FinalSpec: Codable, Sendable, Equatable {

@@ -261,7 +261,7 @@ struct Reader {
         if let v = m["kinds"] {
             var kinds: [FaultKind] = []
             for item in try list(v, "faults.kinds") {
-                let k = try mapping(item, "faults.kinds", allowed: ["type", "targets", "for_s", "weight", "errors", "clock", "torn"] + Self.networkFields(plural: true))
+                let k = try mapping(item, "faults.kinds", allowed: ["type", "targets", "for_s", "weight", "errors", "clock", "torn", "writeback_s"] + Self.networkFields(plural: true))
                 guard let t = k["type"] else { throw fail(item, "faults.kinds.type", "missing") }
                 var kind = FaultKind(type: try choice(t, "faults.kinds.type", FaultType.self))
                 if kind.type == .hold { throw fail(t, "faults.kinds.type", "hold is a phase of an explicit timeline, not drawn from the seed") }
@@ -284,7 +284,7 @@ struct Reader {
         if let v = m["timeline"] {
             var timeline: [PlannedFault] = []
             for item in try list(v, "faults.timeline") {
-                let e = try mapping(item, "faults.timeline", allowed: ["at_s", "type", "target", "pick", "for_s", "error", "node", "to", "clock", "groups", "hold", "torn"] + Self.networkFields(plural: false))
+                let e = try mapping(item, "faults.timeline", allowed: ["at_s", "type", "target", "pick", "for_s", "error", "node", "to", "clock", "groups", "hold", "torn", "writeback_s"] + Self.networkFields(plural: false))
                 guard let at = e["at_s"], let t = e["type"] else { throw fail(item, "faults.timeline", "each fault needs at_s and type") }
                 timeline.append(PlannedFault(
                     atS: try double(at, "faults.timeline.at_s", in: 0...86_400),

@@ -17,6 +17,9 @@ struct NodeDirectory {
             } catch {
                 throw NodeDirectoryError("cannot create \(dir): \(error.localizedDescription)")
             }
+            // A new directory's own name is durable only once its parent is synced: without this, a power
+            // loss soon after the first start could take the whole data dir (go-dqlite's demo loses it so).
+            syncParent(of: dir)
         } else if !isDir.boolValue {
             throw NodeDirectoryError("\(dir) is not a directory")
         }
@@ -28,6 +31,14 @@ struct NodeDirectory {
             throw NodeDirectoryError("\(dir) is in use by another running node")
         }
         return NodeDirectory(fd: fd)
+    }
+
+    private static func syncParent(of dir: String) {
+        let parent = (dir as NSString).deletingLastPathComponent
+        let fd = open(parent.isEmpty ? "." : parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
     }
 
     func unlock() {

@@ -1,6 +1,6 @@
 // dqlite-power-loss: a FUSE passthrough filesystem that can lose power, as LazyFS does.
 //
-//   dqlite-power-loss --backing DIR --mount DIR [--report FILE] [--seed N]
+//   dqlite-power-loss --backing DIR --mount DIR [--report FILE] [--seed N] [--writeback-ms N]
 //
 // Serves DIR (--backing) at the mount point. Every write goes through to the backing files at once (reads
 // need no cache of their own), but before a byte that was synced is overwritten, its page is saved; and each
@@ -15,6 +15,10 @@
 //                                    newest first; write what was discarded to the report; exit.
 //   SIGUSR2                          the same, but the newest unsynced write is torn: a prefix of it, a
 //                                    whole number of 512-byte sectors drawn from --seed, survives.
+// With --writeback-ms N, changes older than N ms at the power loss are kept, as a kernel's periodic
+// writeback would have flushed them (ext4 commits its journal every 5 s; dirty pages expire after 30 s):
+// per directory change, and per file from its first change since a sync. Without it, nothing is ever
+// flushed but by a sync (LazyFS's model, the strictest).
 // The harness kills the program using the mount first (a power loss takes everything down together), then
 // signals this one, waits for it to exit and starts a new one on the same directories. sync_file_range is not
 // a sync (it never reaches a FUSE filesystem, and it promises no durability). The backing store itself is
@@ -35,6 +39,7 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #define PAGE 4096
@@ -47,6 +52,7 @@ static int root_fd = -1;
 static const char *mount_point;
 static const char *report_path;
 static unsigned long long seed = 1;
+static long long writeback_ns;  // 0: no periodic writeback
 static volatile sig_atomic_t stop_mode;  // 0 clean, 1 power loss, 2 power loss with a torn write
 static struct fuse *fs;
 
@@ -63,6 +69,7 @@ struct file_state {
     ino_t ino;
     int fd;            // our own read-write descriptor, to save pages and roll back
     off_t synced_size; // the size at the last sync
+    long long dirty_since; // monotonic ns of the first change since the sync
     struct saved_page *pages;
     size_t npages, cap;
 };
@@ -78,6 +85,15 @@ static struct {
     size_t length;
     char *data;
 } newest;
+
+static long long now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (long long)t.tv_sec * 1000000000LL + t.tv_nsec;
+}
+
+// Whether a change made at `t` had been written back by the periodic writeback before the power loss.
+static int flushed(long long t) { return writeback_ns > 0 && now_ns() - t > writeback_ns; }
 
 static void die(const char *what) {
     fprintf(stderr, "dqlite-power-loss: %s: %s\n", what, strerror(errno));
@@ -120,6 +136,7 @@ static struct file_state *track(int fd) {
     f->ino = st.st_ino;
     f->fd = own;
     f->synced_size = st.st_size;
+    f->dirty_since = now_ns();
     return f;
 }
 
@@ -195,6 +212,7 @@ struct dir_op {
     char *stash;    // unlink, rename over a file: where the old file waits
     char *parents[2];
     int pending[2]; // parents whose fsync is still owed
+    long long at;   // monotonic ns
 };
 
 static struct dir_op *ops;
@@ -223,6 +241,7 @@ static void record(enum op_kind kind, const char *path, const char *from, char *
     struct dir_op *o = &ops[nops++];
     memset(o, 0, sizeof *o);
     o->kind = kind;
+    o->at = now_ns();
     o->path = strdup(path);
     o->from = from ? strdup(from) : NULL;
     o->stash = stash;
@@ -607,7 +626,7 @@ static const char *op_name(enum op_kind k) {
 // Rolls everything back to what was synced. Returns nothing: what it did goes to the report and the log.
 static void lose_power(int torn) {
     unsigned long long pages = 0, restored_bytes = 0, cut_bytes = 0, torn_bytes = 0;
-    size_t changed_files = nfiles, undone = 0, failed = 0;
+    size_t changed_files = 0, undone = 0, failed = 0, written_back = 0;
     // A torn write: its file, offset and the prefix that survives, applied after the rollback.
     int tear = torn && newest.valid && newest.length > SECTOR;
     ino_t tear_ino = newest.ino;
@@ -620,6 +639,11 @@ static void lose_power(int torn) {
     }
     for (size_t i = 0; i < nfiles; i++) {
         struct file_state *f = &files[i];
+        if (flushed(f->dirty_since)) {
+            written_back++;
+            continue;
+        }
+        changed_files++;
         struct stat st;
         if (fstat(f->fd, &st) == 0 && st.st_size > f->synced_size) cut_bytes += (unsigned long long)(st.st_size - f->synced_size);
         for (size_t p = 0; p < f->npages; p++) {
@@ -635,6 +659,10 @@ static void lose_power(int torn) {
         }
     }
     for (size_t i = nops; i-- > 0;) {
+        if (flushed(ops[i].at)) {
+            written_back++;
+            continue;
+        }
         if (undo(&ops[i]) == 0) {
             undone++;
             fprintf(stderr, "dqlite-power-loss: undone: %s %s%s%s\n", op_name(ops[i].kind), ops[i].from ? ops[i].from : "",
@@ -646,13 +674,13 @@ static void lose_power(int torn) {
     }
     fprintf(stderr,
             "dqlite-power-loss: power lost: %zu file(s) rolled back (%llu page(s) restored, %llu byte(s) cut), "
-            "%zu directory change(s) undone, torn write kept %llu byte(s), %zu failure(s)\n",
-            changed_files, pages, cut_bytes, undone, torn_bytes, failed);
+            "%zu directory change(s) undone, torn write kept %llu byte(s), %zu change(s) already written back, %zu failure(s)\n",
+            changed_files, pages, cut_bytes, undone, torn_bytes, written_back, failed);
     if (report_path) {
         FILE *r = fopen(report_path, "w");
         if (r) {
-            fprintf(r, "files %zu\npages %llu\nrestored_bytes %llu\ncut_bytes %llu\ndir_ops %zu\ntorn_bytes %llu\nfailures %zu\n",
-                    changed_files, pages, restored_bytes, cut_bytes, undone, torn_bytes, failed);
+            fprintf(r, "files %zu\npages %llu\nrestored_bytes %llu\ncut_bytes %llu\ndir_ops %zu\ntorn_bytes %llu\nwritten_back %zu\nfailures %zu\n",
+                    changed_files, pages, restored_bytes, cut_bytes, undone, torn_bytes, written_back, failed);
             fclose(r);
         }
     }
@@ -670,7 +698,7 @@ static void on_signal(int sig) {
 }
 
 static void usage(void) {
-    fprintf(stderr, "usage: dqlite-power-loss --backing DIR --mount DIR [--report FILE] [--seed N]\n");
+    fprintf(stderr, "usage: dqlite-power-loss --backing DIR --mount DIR [--report FILE] [--seed N] [--writeback-ms N]\n");
     exit(64);
 }
 
@@ -682,6 +710,7 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--mount") == 0) mount_point = argv[++i];
         else if (strcmp(argv[i], "--report") == 0) report_path = argv[++i];
         else if (strcmp(argv[i], "--seed") == 0) seed = strtoull(argv[++i], NULL, 10);
+        else if (strcmp(argv[i], "--writeback-ms") == 0) writeback_ns = strtoll(argv[++i], NULL, 10) * 1000000LL;
         else usage();
     }
     if (!backing || !mount_point) usage();
