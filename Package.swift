@@ -41,9 +41,6 @@ let package = Package(
         // C-Raft's open segments written with zeros when allocated (see its source): linked into the node, it
         // lets appends overwrite blocks in place instead of waiting for the journal to convert them.
         .target(name: "CSegmentPrefill", path: "Sources/CSegmentPrefill"),
-        // Every rename followed by an fsync of its directory (see its source): linked into the node, it makes
-        // C-Raft's closed segments keep their names across a power loss.
-        .target(name: "CRenameSync", path: "Sources/CRenameSync"),
         // Protocol v1 codecs: pure values, no I/O.
         .target(name: "DqliteWire"),
         // The node: replicating VFS, FSM, Raft glue, gateway (issue 3; in progress).
@@ -68,7 +65,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "dqlite-node", dependencies: [
-            "DqliteNode", "DqliteClient", "CAIODestroy", "CSegmentPrefill", "CRenameSync", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "DqliteNode", "DqliteClient", "CAIODestroy", "CSegmentPrefill", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 

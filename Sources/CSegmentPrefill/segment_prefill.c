@@ -11,8 +11,7 @@
  * This file defines posix_fallocate, which the dynamic linker binds libraft's calls to ahead of libc's
  * (an executable's definition comes first). It allocates as libc does, then, for open segments only,
  * writes zeros over the range in 1 MiB aligned pieces (valid with and without O_DIRECT) and fdatasyncs
- * them, on the thread-pool thread where C-Raft prepares segments, then syncs the segment's directory (see
- * sync_parent). What C-Raft reads back is unchanged:
+ * them, on the thread-pool thread where C-Raft prepares segments. What C-Raft reads back is unchanged:
  * zeros either way. A failed write is returned as the allocation's error, as a failed fallocate would be.
  */
 #define _GNU_SOURCE
@@ -42,12 +41,12 @@ static posix_fallocate_fn libc_posix_fallocate(void)
     return f;
 }
 
-/* Whether fd is one of C-Raft's open segments, named "open-<counter>"; its path goes to `path`. */
-static int is_open_segment(int fd, char *path, size_t size)
+/* Whether fd is one of C-Raft's open segments, named "open-<counter>". */
+static int is_open_segment(int fd)
 {
-    char link[64];
+    char link[64], path[4096];
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(link, path, size - 1);
+    ssize_t n = readlink(link, path, sizeof path - 1);
     if (n <= 0) {
         return 0;
     }
@@ -55,26 +54,6 @@ static int is_open_segment(int fd, char *path, size_t size)
     const char *slash = strrchr(path, '/');
     const char *name = slash ? slash + 1 : path;
     return strncmp(name, "open-", 5) == 0;
-}
-
-/* C-Raft 0.15 creates an open segment without syncing its directory, then appends to it with RWF_DSYNC and
- * acknowledges: after a power loss the file, with entries a majority counted on, could be gone (found by the
- * chaos bed's power-loss faults). The segment's name is made durable here, before C-Raft can use it. */
-static int sync_parent(char *path)
-{
-    char *slash = strrchr(path, '/');
-    if (slash == NULL || slash == path) {
-        return 0;
-    }
-    *slash = '\0';
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    *slash = '/';
-    if (fd < 0) {
-        return errno;
-    }
-    int rv = fsync(fd) == 0 ? 0 : errno;
-    close(fd);
-    return rv;
 }
 
 static int write_zeros(int fd, off_t offset, off_t len)
@@ -108,15 +87,13 @@ static int write_zeros(int fd, off_t offset, off_t len)
 
 int posix_fallocate(int fd, off_t offset, off_t len)
 {
-    char path[4096];
     int rv = libc_posix_fallocate()(fd, offset, len);
-    if (rv != 0 || len <= 0 || !is_open_segment(fd, path, sizeof path)) {
+    if (rv != 0 || len <= 0 || !is_open_segment(fd)) {
         return rv;
     }
     rv = write_zeros(fd, offset, len);
     if (rv == 0) {
         atomic_fetch_add(&prefilled, 1);
-        rv = sync_parent(path);
     }
     return rv;
 }

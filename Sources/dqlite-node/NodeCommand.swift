@@ -1,7 +1,6 @@
 import ArgumentParser
 import CAIODestroy
 import CSegmentPrefill
-import CRenameSync
 import DqliteClient
 import DqliteNode
 import DqliteWire
@@ -202,7 +201,6 @@ struct RunNode: AsyncParsableCommand {
         directory.unlock()
         NodeLog.logger.debug("io_destroy calls finished off the loop thread: \(dqlite_aio_destroys_deferred())")
         NodeLog.logger.debug("open segments written with zeros when allocated: \(dqlite_segments_prefilled())")
-        NodeLog.logger.debug("renames followed by a sync of their directory: \(dqlite_renames_synced())")
         NodeLog.logger.debug("malloc mmap threshold \(fixedMmapThreshold ? "fixed at \(MallocPolicy.mmapThreshold) bytes" : "left to glibc")")
     }
 

@@ -31,10 +31,9 @@ enum SegmentFileCheck {
     /// last batch, followed by nothing intact: what a crash during that write leaves, which C-Raft drops, as
     /// it was never acknowledged). `expectedSize` is the preallocated size: a shorter file was cut, which is
     /// damage only where the cut went through a batch. C-Raft closes a segment by truncating it after its
-    /// last batch, syncing it, then renaming it, without syncing the directory: a power loss before the rename
-    /// reached the disk leaves it intact under its open name, and C-Raft loads it as it is (found by the
-    /// bed's power-loss faults; the node now syncs the directory after each rename, which shrinks that window
-    /// to the moment between the truncation and the rename).
+    /// last batch, syncing it, renaming it and syncing the directory: a power loss before the directory's
+    /// sync leaves it intact under its open name, and C-Raft loads it as it is (found by the bed's power-loss
+    /// faults: all three nodes took their logs for damaged and no leader could be elected again).
     static func openProblem(_ bytes: [UInt8], expectedSize: Int) -> String? {
         let scan = scan(bytes, open: true)
         if bytes.count < expectedSize && bytes.count > 8 {
