@@ -117,6 +117,8 @@ public enum ChaosRunner {
         InterruptCleanup.register(root) {
             let pids = (try? String(contentsOfFile: root + "/pids", encoding: .utf8)) ?? ""
             for pid in pids.split(separator: "\n").compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
+            // tmpfs and power-loss mounts first (a power-loss layer exits once its mount is gone).
+            Mounts.detachAll(under: root)
             try? FileManager.default.removeItem(atPath: root)
         }
         defer { InterruptCleanup.unregister(root) }
