@@ -187,19 +187,26 @@ final class Gateway {
         case let .querySQL(db, sql, params):
             guard let w = lookup(db, reply) else { return }
             let bytes = Array(sql.utf8) + [0]
-            do {
-                let (stmt, next) = try w.connection.checkOut(bytes, from: 0)
-                guard let stmt else { return reply(failure(0, "empty statement")) }
-                if Self.hasTail(bytes, after: next) {
-                    sqlite3_finalize(stmt)
-                    return reply(failure(ErrorCode.sqliteError, "nonempty statement tail"))
+            // Prepared after the barrier, as PREPARE and EXEC_SQL are: a leader just elected (after a restart of
+            // every node, say) has not applied earlier terms' entries yet, and a query prepared then failed
+            // with "no such table" (a flaky NodeProcessTests run found it).
+            engine.barrierIfNeeded { [weak self] error in
+                guard let self else { return }
+                if let error { return reply(failure(error)) }
+                do throws(NodeError) {
+                    let (stmt, next) = try w.connection.checkOut(bytes, from: 0)
+                    guard let stmt else { return reply(failure(0, "empty statement")) }
+                    if Self.hasTail(bytes, after: next) {
+                        sqlite3_finalize(stmt)
+                        return reply(failure(ErrorCode.sqliteError, "nonempty statement tail"))
+                    }
+                    w.executeAfterBarrier(stmt, parameters: params, finalize: false) { [weak self, connection = w.connection] outcome in
+                        connection.checkIn(stmt, bytes, from: 0, next: next)
+                        self?.respond(outcome, rows: true, reply)
+                    }
+                } catch {
+                    reply(failure(error))
                 }
-                w.executeAfterBarrier(stmt, parameters: params, finalize: false) { [weak self, connection = w.connection] outcome in
-                    connection.checkIn(stmt, bytes, from: 0, next: next)
-                    self?.respond(outcome, rows: true, reply)
-                }
-            } catch {
-                reply(failure(error))
             }
         case .interrupt:
             // Results are written whole before the next request is read, so there is nothing left to stop.
