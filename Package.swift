@@ -34,6 +34,8 @@ let package = Package(
         .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
         .systemLibrary(name: "CLZ4", path: "Sources/CLZ4", pkgConfig: "liblz4", providers: [.apt(["liblz4-dev"])]),
         .systemLibrary(name: "CSeccomp", path: "Sources/CSeccomp", pkgConfig: "libseccomp", providers: [.apt(["libseccomp-dev"])]),
+        // Line editing and history for the interactive shell (libedit's readline, BSD-licensed).
+        .systemLibrary(name: "CEditLine", path: "Sources/CEditLine", pkgConfig: "libedit", providers: [.apt(["libedit-dev"])]),
 
         // io_destroy of C-Raft's AIO contexts finished on a helper thread (see its source): linked into the
         // node, it keeps segment closes from stalling the loop thread for an RCU grace period.
@@ -48,7 +50,7 @@ let package = Package(
         // Async client: dial, leader discovery, retry, statements, rows, transactions, admin.
         .target(name: "DqliteClient", dependencies: ["DqliteWire", "CLinuxEvents"]),
         // The logic of the `dqlite` shell and of `dqlite-bench`; the executables only parse flags.
-        .target(name: "DqliteShell", dependencies: ["DqliteClient"]),
+        .target(name: "DqliteShell", dependencies: ["DqliteClient", "CEditLine"]),
         .target(name: "DqliteBench", dependencies: ["DqliteClient"]),
         // Starts and stops real dqlite clusters (Debian's dqlite-demo) for tests and the demo job.
         .target(name: "LocalCluster", dependencies: ["DqliteClient"]),
@@ -87,7 +89,7 @@ let package = Package(
         .testTarget(name: "DqliteWireTests", dependencies: ["DqliteWire"]),
         .testTarget(name: "DqliteNodeTests", dependencies: ["DqliteNode", "CSQLite", "CLZ4", "DqliteClient", "LocalCluster", "dqlite-node"]),
         .testTarget(name: "DqliteClientTests", dependencies: ["DqliteClient", "LocalCluster", "dqlite-node"]),
-        .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "LocalCluster", "dqlite"]),
+        .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "LocalCluster", "dqlite", "dqlite-node"]),
         .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster"]),
         .testTarget(name: "ClockFaultsTests", dependencies: ["LocalCluster", "DqliteClient", "dqlite-node"]),

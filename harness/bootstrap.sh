@@ -9,6 +9,7 @@ packages=(
   liblz4-dev                                            # checking C-Raft's compressed snapshots before start
   iproute2 iptables nftables                            # namespaces and partitions for the chaos test bed
   fuse3 libfuse3-dev                                    # the bed's power-loss layer (a FUSE filesystem)
+  libedit-dev tmux                                      # the shell's line editing, and its terminal test
   go-dqlite libdqlite-dev                               # real dqlite: dqlite-demo, dqlite shell, dqlite-benchmark
   python3                                               # the benchmark comparison script
 )

@@ -14,9 +14,14 @@ public actor Shell {
     public nonisolated let format: OutputFormat
     private let client: DqliteClient
     private var connection: Connection?
+    /// `.timer on`: each SQL statement's wall time follows its output.
+    private var timer = false
 
     public static let help = """
         Enter SQL (a statement starting with SELECT, WITH, PRAGMA, EXPLAIN or VALUES prints its rows), or:
+        .tables                        list the tables and views
+        .schema [table]                print the CREATE statements (of one table and its indexes)
+        .timer on|off                  print each statement's run time
         .cluster                       list the members: id|address|role
         .leader                        print the leader's address
         .remove <address>              remove a member
@@ -24,6 +29,7 @@ public actor Shell {
         .weight <address> <weight>     set a node's weight
         .dump <address> [database]     write a node's copy of the database and its WAL to this directory
         .help                          this text
+        .exit, .quit                   leave (as does Ctrl-D)
         """
 
     public init(servers: [String], database: String, format: OutputFormat = .tabular, config: ClientConfig = ClientConfig()) throws {
@@ -43,7 +49,12 @@ public actor Shell {
         if trimmed.isEmpty { return "" }
         do {
             if trimmed.hasPrefix(".") { return try await dotCommand(trimmed) }
-            return try await sql(trimmed)
+            guard timer else { return try await sql(trimmed) }
+            let started = ContinuousClock.now
+            let out = try await sql(trimmed)
+            let took = ContinuousClock.now - started
+            let seconds = Double(took.components.seconds) + Double(took.components.attoseconds) / 1e18
+            return (out.isEmpty ? "" : out + "\n") + "Run Time: real " + Self.threeDecimals(seconds)
         } catch let e as DqliteError {
             throw ShellError(e.description)
         }
@@ -66,11 +77,41 @@ public actor Shell {
         return ""
     }
 
+    private func rows(_ query: String, _ parameters: [Value] = []) async throws -> [[Value]] {
+        if connection == nil { connection = try await client.open(database) }
+        guard let connection else { return [] }
+        return try await connection.queryAll(query, parameters).rows
+    }
+
+    private static func text(_ value: Value?) -> String? {
+        if case .text(let s)? = value { return s }
+        return nil
+    }
+
+    /// `0.004`: seconds with three decimals, as sqlite3's timer prints them.
+    static func threeDecimals(_ seconds: Double) -> String {
+        let millis = Int((seconds * 1000).rounded())
+        let fraction = String(millis % 1000)
+        return "\(millis / 1000)." + String(repeating: "0", count: 3 - fraction.count) + fraction
+    }
+
     private func dotCommand(_ line: String) async throws -> String {
         let words = line.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         switch (words[0], words.count) {
         case (".help", _):
             return Self.help
+        case (".tables", 1):
+            let names = try await rows("SELECT name FROM sqlite_master WHERE type IN ('table', 'view') AND name NOT LIKE 'sqlite_%' ORDER BY name")
+            return names.compactMap { Self.text($0.first) }.joined(separator: "\n")
+        case (".schema", 1), (".schema", 2):
+            let filter = words.count == 2 ? " AND tbl_name = ?" : ""
+            let parameters: [Value] = words.count == 2 ? [.text(words[1])] : []
+            let statements = try await rows("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%'\(filter) "
+                                            + "ORDER BY tbl_name, type DESC, name", parameters)
+            return statements.compactMap { Self.text($0.first).map { $0 + ";" } }.joined(separator: "\n")
+        case (".timer", 2) where words[1] == "on" || words[1] == "off":
+            timer = words[1] == "on"
+            return ""
         case (".leader", 1):
             return try await client.leaderAddress()
         case (".cluster", 1):

@@ -51,10 +51,15 @@ struct DqliteCommand: AsyncParsableCommand {
             return
         }
         let interactive = isatty(0) != 0
+        let editor = interactive ? LineEditor(historyFile: LineEditor.defaultHistoryFile) : nil
         var failed = false
         while true {
-            if interactive { print("dqlite> ", terminator: "") }
-            guard let line = readLine() else { break }
+            let next: String?
+            if let editor { next = editor.readLine(prompt: "dqlite> ") } else { next = readLine() }
+            guard let line = next else {
+                if interactive { print() }  // Ctrl-D leaves the cursor after the prompt
+                break
+            }
             if line.trimmingCharacters(in: " ") == ".exit" || line.trimmingCharacters(in: " ") == ".quit" { break }
             if !(await runLine(line, shell)) { failed = true }
         }
