@@ -51,6 +51,7 @@ public final class Node: @unchecked Sendable, GatewayHost {
             let queue = BusyQueue(loop: node.loop)
             node.engine.busyQueue = queue
             node.engine.busyTimeoutMs = settings.busyTimeoutMs
+            if settings.applyTimeoutMs > 0 { node.engine.applyDeadlines = ApplyDeadlines(loop: node.loop, timeoutMs: settings.applyTimeoutMs) }
             node.engine.unsafeAckBeforeCommit = settings.unsafeAckBeforeCommit
             if !settings.staleReads {
                 node.engine.readConfirmation = ReadConfirmation(engine: node.engine, probes: TermProbes(timeout: .milliseconds(Int(settings.electionTimeoutMs))),
@@ -209,6 +210,7 @@ public final class Node: @unchecked Sendable, GatewayHost {
             self.listener.close()
             self.engine.leaderWatch?.close()
             self.engine.busyQueue?.close()
+            self.engine.applyDeadlines?.close()
         }
         // Then let in-flight applies finish: C-Raft 0.15 crashes closing a leader with applies pending.
         for _ in 0..<500 {

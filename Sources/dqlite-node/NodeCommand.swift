@@ -69,6 +69,9 @@ struct RunNode: AsyncParsableCommand {
     @Option(help: "Milliseconds a write waits for the write lock before failing with 'database is locked' (0: fail at once, as dqlite 1.11).")
     var busyTimeout: UInt32 = 5000
 
+    @Option(help: "Milliseconds a write waits for its Raft entry to commit before it fails with 'commit timed out' (outcome unknown: it may still commit; 0: wait for Raft or the client).")
+    var applyTimeout: UInt32 = 10_000
+
     @Flag(help: "Serve reads without confirming leadership (dqlite's behaviour; a deposed leader may answer stale data).")
     var staleReads = false
 
@@ -141,6 +144,7 @@ struct RunNode: AsyncParsableCommand {
         settings.snapshotLogRatio = snapshotLogRatio
         settings.snapshotLogMaxBytes = Int(snapshotLogMaxMib) << 20
         settings.busyTimeoutMs = busyTimeout
+        settings.applyTimeoutMs = applyTimeout
         settings.staleReads = staleReads
         settings.unsafeAckBeforeCommit = unsafeAckBeforeCommit
         settings.unsafeOldTermCommits = unsafeOldTermCommits

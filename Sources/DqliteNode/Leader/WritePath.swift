@@ -153,7 +153,18 @@ final class WritePath {
             engine.commits.submit(database: connection.database, polled) { _ in }
             return completion(.success(result))
         }
+        // With an apply timeout, the client hears "commit timed out" (outcome unknown) at its deadline, and
+        // Raft's answer, when it comes, goes to no one.
+        var answered = false
+        let deadlines = engine.applyDeadlines
+        let token = deadlines?.start {
+            answered = true
+            completion(.failure(.applyTimeout(deadlines?.timeoutMs ?? 0)))
+        }
         engine.commits.submit(database: connection.database, polled) { status in
+            if let token { deadlines?.settle(token) }
+            guard !answered else { return }
+            answered = true
             switch status {
             case 0: completion(.success(result))
             case RAFT_NOTLEADER: completion(.failure(.notLeader))

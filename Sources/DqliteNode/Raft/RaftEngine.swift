@@ -32,6 +32,9 @@ public struct NodeSettings: Sendable {
     /// How long a write waits for the write lock (held by another connection's transaction, or by one that
     /// is replicating) before failing with SQLITE_BUSY. C dqlite 1.11 fails at once (0).
     public var busyTimeoutMs: UInt32 = 5000
+    /// How long a write waits for its Raft entry to commit before it is answered with "commit timed out"
+    /// (outcome unknown: the entry may still commit). 0: it waits for Raft (a step-down) or the client.
+    public var applyTimeoutMs: UInt32 = 10_000
     /// Serve reads without confirming leadership first (C dqlite's behaviour: a deposed leader may answer
     /// from a stale state for up to an election timeout). Off: reads are linearizable.
     public var staleReads = false
@@ -116,6 +119,8 @@ final class RaftEngine {
     var readConfirmation: ReadConfirmation?
     /// Writers waiting for a write lock, and how long they may wait.
     var busyQueue: BusyQueue?
+    /// Commits answered with a timeout when Raft takes too long (nil: no apply timeout).
+    var applyDeadlines: ApplyDeadlines?
     /// Groups the transactions of a loop turn into one Raft entry.
     lazy var commits = CommitBatcher(engine: self)
     /// See `NodeSettings.logger`.
