@@ -52,6 +52,8 @@ let package = Package(
         // The logic of the `dqlite` shell and of `dqlite-bench`; the executables only parse flags.
         .target(name: "DqliteShell", dependencies: ["DqliteClient", "CEditLine"]),
         .target(name: "DqliteBench", dependencies: ["DqliteClient"]),
+        // The embeddable app (issue 19), under way: its role policy so far.
+        .target(name: "DqliteApp", dependencies: ["DqliteWire"]),
         // Starts and stops real dqlite clusters (Debian's dqlite-demo) for tests and the demo job.
         .target(name: "LocalCluster", dependencies: ["DqliteClient"]),
         // The chaos test bed: scenarios, a cluster of node processes, faults, workloads, histories, seeds.
@@ -90,6 +92,7 @@ let package = Package(
         .testTarget(name: "DqliteNodeTests", dependencies: ["DqliteNode", "CSQLite", "CLZ4", "DqliteClient", "LocalCluster", "dqlite-node"]),
         .testTarget(name: "DqliteClientTests", dependencies: ["DqliteClient", "LocalCluster", "dqlite-node"]),
         .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "LocalCluster", "dqlite", "dqlite-node"]),
+        .testTarget(name: "DqliteAppTests", dependencies: ["DqliteApp"]),
         .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster"]),
         .testTarget(name: "ClockFaultsTests", dependencies: ["LocalCluster", "DqliteClient", "dqlite-node"]),
