@@ -40,6 +40,8 @@ let package = Package(
         // io_destroy of C-Raft's AIO contexts finished on a helper thread (see its source): linked into the
         // node, it keeps segment closes from stalling the loop thread for an RCU grace period.
         .target(name: "CAIODestroy", path: "Sources/CAIODestroy"),
+        // pipe2 and posix_spawn's closefrom for children that inherit nothing but stdio (LocalCluster.ChildProcess).
+        .target(name: "CSpawn", path: "Sources/CSpawn"),
         // C-Raft's open segments written with zeros when allocated (see its source): linked into the node, it
         // lets appends overwrite blocks in place instead of waiting for the journal to convert them.
         .target(name: "CSegmentPrefill", path: "Sources/CSegmentPrefill"),
@@ -55,7 +57,7 @@ let package = Package(
         // The embeddable app (issue 19), under way: its role policy so far.
         .target(name: "DqliteApp", dependencies: ["DqliteWire"]),
         // Starts and stops real dqlite clusters (Debian's dqlite-demo) for tests and the demo job.
-        .target(name: "LocalCluster", dependencies: ["DqliteClient"]),
+        .target(name: "LocalCluster", dependencies: ["DqliteClient", "CSpawn"]),
         // The chaos test bed: scenarios, a cluster of node processes, faults, workloads, histories, seeds.
         .target(name: "Chaos", dependencies: ["DqliteClient", "LocalCluster", "CSQLite", "Checker", .product(name: "Yams", package: "Yams")]),
         // History parser and consistency checkers (list-append, set, register): pure, no dependencies.
@@ -98,7 +100,7 @@ let package = Package(
         .testTarget(name: "ClockFaultsTests", dependencies: ["LocalCluster", "DqliteClient", "dqlite-node"]),
         .testTarget(name: "ChaosTests", dependencies: ["Chaos", "Checker", "LocalCluster", "dqlite-node", "dqlite-disk-faults", "dqlite-power-loss", "dqlite-chaos"]),
         // The corpus histories are read by the tests from their source path, not bundled.
-        .testTarget(name: "CheckerTests", dependencies: ["Checker", "dqlite-chaos"], exclude: ["Corpus"]),
+        .testTarget(name: "CheckerTests", dependencies: ["Checker", "LocalCluster", "dqlite-chaos"], exclude: ["Corpus"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -12,11 +12,13 @@ status=0
 run_one() {
   local name=$1; shift
   echo "== $* (runs/ci/$name)"
-  .build/release/dqlite-chaos run "$@" --out "runs/ci/$name" > "runs-ci-$name.log" 2>&1
+  # Bounded: the longest run takes about 70 s; a hung one prints where it hangs and fails.
+  bash ci/bounded.sh 300 .build/release/dqlite-chaos run "$@" --out "runs/ci/$name" > "runs-ci-$name.log" 2>&1
   local code=$?
   if [ $code -ne 0 ]; then
     status=1
-    echo "FAILED ($code): $*"; tail -15 "runs-ci-$name.log"
+    echo "FAILED ($code): $*"
+    if [ $code -eq 124 ]; then sed -n '/^TIMED OUT/,$p' "runs-ci-$name.log"; else tail -15 "runs-ci-$name.log"; fi
   else
     grep -E "^(check|verdict)" "runs-ci-$name.log"
   fi
@@ -46,7 +48,7 @@ fi
 if [ "$(id -u)" = 0 ]; then
   echo "== Scenarios/nightly/partitions-5-nodes.yaml seed 1 (timed: must finish within 90 s)"
   t0=$(date +%s%3N)
-  .build/release/dqlite-chaos run Scenarios/nightly/partitions-5-nodes.yaml --seed 1 --out runs/ci/partitions-5-nodes-1 > runs-ci-5.log 2>&1
+  bash ci/bounded.sh 300 .build/release/dqlite-chaos run Scenarios/nightly/partitions-5-nodes.yaml --seed 1 --out runs/ci/partitions-5-nodes-1 > runs-ci-5.log 2>&1
   code=$?
   wall_ms=$(( $(date +%s%3N) - t0 ))
   echo "wall time: $((wall_ms / 1000)).$(printf %03d $((wall_ms % 1000))) s"

@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash harness/bootstrap.sh
 swift build --build-tests
-swift test --skip-build
+# Bounded: a hung test prints its backtraces and fails in 25 minutes instead of running into CI's limit.
+bash ci/bounded.sh 1500 swift test --skip-build
 swift build -c release
 bash ci/smoke.sh

@@ -14,35 +14,36 @@ public enum CommandRunner {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
     }
 
+    /// Runs `executable` to its end or to `timeout` (then SIGKILL to its process group), reading its output
+    /// as it goes. The child's exit is its own, not that of what it leaves behind (see `ChildProcess`).
     public static func run(_ executable: String, _ arguments: [String], stdin: String? = nil,
                            environment: [String: String]? = nil, timeout: Duration = .seconds(120)) async throws -> CommandResult {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let out = Pipe(), err = Pipe(), input = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = stdin == nil ? FileHandle.nullDevice : input
-        try process.run()
-        if let stdin {
-            input.fileHandleForWriting.write(Data(stdin.utf8))
-            try input.fileHandleForWriting.close()
-        }
-        // Read both pipes while the process runs, so a full pipe cannot block it.
-        async let stdoutData = Task.detached { out.fileHandleForReading.readDataToEndOfFile() }.value
-        async let stderrData = Task.detached { err.fileHandleForReading.readDataToEndOfFile() }.value
+        let child = try ChildProcess(executable, arguments, input: stdin, environment: environment)
         let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            if ContinuousClock.now > deadline {
-                kill(process.processIdentifier, SIGKILL)
-                break
-            }
-            try await Task.sleep(for: .milliseconds(20))
+        var killed = false
+        while !child.poll() {
+            if !killed && ContinuousClock.now > deadline { child.kill(); killed = true }
+            try? await Task.sleep(for: .milliseconds(10))
         }
-        process.waitUntilExit()
-        return CommandResult(status: process.terminationStatus,
-                             stdout: String(decoding: await stdoutData, as: UTF8.self),
-                             stderr: String(decoding: await stderrData, as: UTF8.self))
+        return result(child)
+    }
+
+    /// `run` for callers outside Swift concurrency (set-up and tear-down paths, signal handlers): the same,
+    /// polling with a short sleep on the calling thread.
+    public static func runBlocking(_ executable: String, _ arguments: [String], stdin: String? = nil,
+                                   environment: [String: String]? = nil, timeout: Duration = .seconds(120)) throws -> CommandResult {
+        let child = try ChildProcess(executable, arguments, input: stdin, environment: environment)
+        let deadline = ContinuousClock.now + timeout
+        var killed = false
+        while !child.poll() {
+            if !killed && ContinuousClock.now > deadline { child.kill(); killed = true }
+            usleep(2_000)
+        }
+        return result(child)
+    }
+
+    private static func result(_ child: ChildProcess) -> CommandResult {
+        CommandResult(status: child.status ?? -1, stdout: String(decoding: child.stdout, as: UTF8.self),
+                      stderr: String(decoding: child.stderr, as: UTF8.self))
     }
 }

@@ -1,5 +1,6 @@
 import Checker
 import Foundation
+import LocalCluster
 import XCTest
 
 /// Shared helpers: generated histories as text, checking text, and running the built `dqlite-chaos`.
@@ -32,19 +33,8 @@ enum Support {
     struct Run { var status: Int32; var stdout: String; var stderr: String }
 
     static func run(_ arguments: [String]) throws -> Run {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read before waiting: a full pipe would otherwise block the child.
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-                   stderr: String(decoding: stderr, as: UTF8.self))
+        let r = try CommandRunner.runBlocking(executable, arguments, timeout: .seconds(300))
+        return Run(status: r.status, stdout: r.stdout, stderr: r.stderr)
     }
 
     static func temporaryFile(_ name: String, _ contents: String) throws -> String {

@@ -21,27 +21,11 @@ enum Shell {
 
     @discardableResult
     static func run(_ tool: String, _ arguments: [String], input: String? = nil) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: path(tool))
-        process.arguments = arguments
-        let out = Pipe(), err = Pipe(), inp = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        process.standardInput = input == nil ? FileHandle.nullDevice : inp
-        try process.run()
-        if let input {
-            inp.fileHandleForWriting.write(Data(input.utf8))
-            try? inp.fileHandleForWriting.close()
+        let r = try CommandRunner.runBlocking(path(tool), arguments, stdin: input, timeout: .seconds(20))
+        guard r.status == 0 else {
+            throw Failure(command: ([tool] + arguments).joined(separator: " "), status: r.status, stderr: r.stderr)
         }
-        // The tools print little; reading stderr after stdout cannot fill a pipe first.
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
-            throw Failure(command: ([tool] + arguments).joined(separator: " "), status: process.terminationStatus,
-                          stderr: String(decoding: stderr, as: UTF8.self))
-        }
-        return String(decoding: stdout, as: UTF8.self)
+        return r.stdout
     }
 
     @discardableResult

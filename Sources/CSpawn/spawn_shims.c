@@ -1,0 +1,14 @@
+/* GNU extensions the Swift side needs to start children that inherit nothing but their stdio. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <spawn.h>
+#include <unistd.h>
+
+#include "spawn_shims.h"
+
+int dqlite_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int dqlite_spawn_close_from(posix_spawn_file_actions_t *actions, int from)
+{
+    return posix_spawn_file_actions_addclosefrom_np(actions, from);
+}
