@@ -126,12 +126,7 @@ final class PowerLossDisks: Sendable {
     }
 
     private static func wait(for process: Process, seconds: Double) -> Bool {
-        let deadline = ContinuousClock.now + .seconds(seconds)
-        while process.isRunning {
-            if ContinuousClock.now >= deadline { return false }
-            usleep(5_000)
-        }
-        return true
+        process.waitForExit(timeout: .seconds(seconds))
     }
 }
 

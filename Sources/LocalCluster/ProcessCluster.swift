@@ -166,7 +166,7 @@ public actor ProcessCluster {
     public func kill(_ index: Int, signal: Int32 = SIGKILL) {
         guard let p = processes.removeValue(forKey: index) else { return }
         Glibc.kill(p.processIdentifier, signal)
-        p.waitUntilExit()
+        _ = p.waitForExit()
         try? recordPids()
     }
 

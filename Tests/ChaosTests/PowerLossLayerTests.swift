@@ -40,7 +40,7 @@ final class PowerLossLayerTests: XCTestCase {
 
     private func stop(_ layer: Layer, _ signal: Int32) {
         kill(layer.process.processIdentifier, signal)
-        layer.process.waitUntilExit()
+        XCTAssertTrue(layer.process.waitForExit(), "the layer did not exit")
     }
 
     private func write(_ path: String, _ bytes: [UInt8], at offset: Int = 0, flags: Int32 = 0, sync: Bool = false) throws {
