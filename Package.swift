@@ -8,6 +8,8 @@ let package = Package(
     products: [
         .library(name: "DqliteWire", targets: ["DqliteWire"]),
         .library(name: "DqliteClient", targets: ["DqliteClient"]),
+        .library(name: "DqliteNode", targets: ["DqliteNode"]),
+        .library(name: "DqliteApp", targets: ["DqliteApp"]),
         .executable(name: "dqlite", targets: ["dqlite"]),
         .executable(name: "dqlite-bench", targets: ["dqlite-bench"]),
         .executable(name: "dqlite-node", targets: ["dqlite-node"]),
@@ -55,7 +57,10 @@ let package = Package(
         .target(name: "DqliteShell", dependencies: ["DqliteClient", "CEditLine"]),
         .target(name: "DqliteBench", dependencies: ["DqliteClient"]),
         // The embeddable app (issue 19), under way: its role policy so far.
-        .target(name: "DqliteApp", dependencies: ["DqliteWire"]),
+        // The embeddable app: the node, its join and role policy, and what the node binary's performance rests on
+        // (the two C-Raft workarounds link in with it; the malloc policy is an option, on by default).
+        .target(name: "DqliteApp", dependencies: ["DqliteNode", "DqliteClient", "DqliteWire", "CAIODestroy", "CSegmentPrefill", "CMalloc",
+                                                 .product(name: "Logging", package: "swift-log")]),
         // Starts and stops real dqlite clusters (Debian's dqlite-demo) for tests and the demo job.
         .target(name: "LocalCluster", dependencies: ["DqliteClient", "CSpawn"]),
         // The chaos test bed: scenarios, a cluster of node processes, faults, workloads, histories, seeds.
@@ -71,7 +76,7 @@ let package = Package(
         ]),
 
         .executableTarget(name: "dqlite-node", dependencies: [
-            "DqliteNode", "DqliteClient", "CAIODestroy", "CSegmentPrefill", "CMalloc", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "DqliteApp", "DqliteNode", "DqliteClient", "CAIODestroy", "CSegmentPrefill", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 

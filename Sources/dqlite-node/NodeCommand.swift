@@ -1,6 +1,7 @@
 import ArgumentParser
 import CAIODestroy
 import CSegmentPrefill
+import DqliteApp
 import DqliteClient
 import DqliteNode
 import DqliteWire
@@ -25,8 +26,10 @@ struct RunNode: AsyncParsableCommand {
         abstract: "Run the node (the default: `dqlite-node --id ... --address ... --dir ...`).",
         discussion: """
             A node whose id is 1 bootstraps a one-voter cluster on its first start; other nodes join through
-            --join (ADD as spare, then ASSIGN voter while fewer than three voters exist, else stand-by). A
-            restart with the same --dir resumes. SIGTERM or SIGINT hands leadership over, then stops.
+            --join (ADD as spare, then ASSIGN voter while fewer than three voters exist, else stand-by; with
+            --auto-roles the leader gives each node the role the cluster needs, as go-dqlite's app). A restart
+            with the same --dir resumes. SIGTERM or SIGINT hands leadership (and with --auto-roles, the role)
+            over, then stops. Built on the DqliteApp library.
             """
     )
 
@@ -102,8 +105,26 @@ struct RunNode: AsyncParsableCommand {
     @Flag(help: "TEST ONLY, breaks guarantees on purpose: grant read leases whatever the voters' clock rates (no clock check; for the chaos gate's expect-fail scenarios).")
     var unsafeLeaseAnyClock = false
 
-    @Option(help: "Failure domain reported by DESCRIBE.")
+    @Option(help: "Failure domain reported by DESCRIBE (with --auto-roles, voters and stand-bys are spread over domains).")
     var failureDomain: UInt64 = 0
+
+    @Option(help: "Weight reported by DESCRIBE (with --auto-roles, a lower weight is preferred for a role).")
+    var weight: UInt64 = 0
+
+    @Flag(help: "The leader manages roles as go-dqlite's app: --voters voters and --stand-bys stand-bys, spread over failure domains; an unreachable member's role goes to an online one.")
+    var autoRoles = false
+
+    @Option(help: "Voters the leader keeps with --auto-roles.")
+    var voters: Int = 3
+
+    @Option(help: "Stand-bys the leader keeps with --auto-roles.")
+    var standBys: Int = 3
+
+    @Option(help: "Milliseconds between the leader's role adjustments with --auto-roles.")
+    var rolesInterval: UInt32 = 1000
+
+    @Option(help: "Milliseconds a member may not answer the leader before it loses its role, with --auto-roles.")
+    var unreachableAfter: UInt32 = 3000
 
     func validate() throws {
         guard id > 0 else { throw ValidationError("--id must be positive") }
@@ -120,20 +141,13 @@ struct RunNode: AsyncParsableCommand {
         guard snapshotTrailing >= snapshotThreshold, snapshotTrailing >= 4 else {
             throw ValidationError("--snapshot-trailing must be at least --snapshot-threshold and at least 4")
         }
+        guard voters >= 1, standBys >= 0 else { throw ValidationError("--voters must be at least 1 and --stand-bys at least 0") }
         if id != 1 && join.isEmpty && !NodeDirectory.hasState(dir) {
             throw ValidationError("node \(id) has no state in \(dir): give --join ADDRESS of a running node (only id 1 bootstraps)")
         }
     }
 
     func run() async throws {
-        let fixedMmapThreshold = MallocPolicy.apply(environment: ProcessInfo.processInfo.environment)
-        let directory: NodeDirectory
-        do {
-            directory = try NodeDirectory.lock(dir)
-        } catch {
-            fail("\(error)")
-        }
-        let fresh = !NodeDirectory.hasState(dir)
         var settings = NodeSettings()
         settings.electionTimeoutMs = electionTimeout
         settings.heartbeatTimeoutMs = heartbeatTimeout
@@ -156,95 +170,28 @@ struct RunNode: AsyncParsableCommand {
         settings.installSnapshotTimeoutMs = installSnapshotTimeout
         NodeLog.start(level: Logger.Level(rawValue: logLevel) ?? .info)
         settings.logger = NodeLog.logger
-        let node: Node
+        var options = DqliteAppOptions()
+        options.id = id
+        options.node = settings
+        options.failureDomain = failureDomain
+        options.weight = weight
+        options.automaticRoles = autoRoles
+        options.voters = voters
+        options.standBys = standBys
+        options.rolesAdjustmentInterval = .milliseconds(Int(rolesInterval))
+        options.unreachableAfter = .milliseconds(Int(unreachableAfter))
+        let app: DqliteApp
         do {
-            node = try await Node(id: id, address: address, dir: dir, bootstrap: fresh && id == 1 ? [(id, address)] : [],
-                                  settings: settings, failureDomain: failureDomain)
+            app = try await DqliteApp(dir: dir, address: address, cluster: join.flatMap { $0.split(separator: ",").map(String.init) },
+                                      options: options)
         } catch {
-            fail("cannot start node \(id) at \(address): \(error)")
+            fail("\(error)")
         }
-        log("node \(id) listening on \(address), data in \(dir)\(fresh ? " (new)" : "")")
-        let joinTargets = join.flatMap { $0.split(separator: ",").map(String.init) }
-        if fresh && id != 1 {
-            // Joining is idempotent (each step checks the configuration first), so a step that fails while
-            // other nodes join or the leader changes is retried, for a while, from the start.
-            let deadline = ContinuousClock.now + .seconds(60)
-            while true {
-                do {
-                    try await joinCluster(through: joinTargets)
-                    break
-                } catch {
-                    guard ContinuousClock.now < deadline else {
-                        await node.stop()
-                        fail("cannot join through \(joinTargets.joined(separator: ",")): \(error)")
-                    }
-                    log("joining: \(error); retrying")
-                    try? await Task.sleep(for: .milliseconds(300))
-                }
-            }
-        }
-        // A node killed while joining has Raft state but may not be a member yet (or not have its role):
-        // with --join it finishes the (idempotent) join in the background once a leader answers. Never fatal
-        // here: the cluster may be restarting with it.
-        let finishJoin: Task<Void, Never>? = (!fresh && id != 1 && !joinTargets.isEmpty) ? Task { [self] in
-            let deadline = ContinuousClock.now + .seconds(120)
-            while ContinuousClock.now < deadline && !Task.isCancelled {
-                do {
-                    try await joinCluster(through: joinTargets, quiet: true)
-                    return
-                } catch {
-                    try? await Task.sleep(for: .milliseconds(500))
-                }
-            }
-        } : nil
         await waitForTermination()
-        finishJoin?.cancel()
         log("stopping node \(id)")
-        await node.handOverLeadership()
-        await node.stop()
-        directory.unlock()
+        await app.close()
         NodeLog.logger.debug("io_destroy calls finished off the loop thread: \(dqlite_aio_destroys_deferred())")
         NodeLog.logger.debug("open segments written with zeros when allocated: \(dqlite_segments_prefilled())")
-        NodeLog.logger.debug("malloc mmap threshold \(fixedMmapThreshold ? "fixed at \(MallocPolicy.mmapThreshold) bytes" : "left to glibc")")
-    }
-
-    /// ADD this node as spare, then ASSIGN voter while the cluster has fewer than three voters (stand-by
-    /// otherwise), as go-dqlite's app does.
-    private func joinCluster(through addresses: [String], quiet: Bool = false) async throws {
-        var config = ClientConfig()
-        config.leaderTimeout = .seconds(30)
-        config.retry.retryBusy = true  // "configuration change already in progress" while another node joins
-        let client = try DqliteClient(addresses: addresses, config: config)
-        let me = id, at = address
-        let members = try await client.cluster()
-        if quiet, let mine = members.first(where: { $0.id == me }), mine.knownRole != .spare { return }  // already in
-        if !members.contains(where: { $0.id == me }) {
-            try await client.withLeader { c throws(DqliteError) in try await c.add(id: me, address: at) }
-        }
-        let now = try await client.cluster()
-        let voters = now.filter { $0.knownRole == .voter }.count
-        var role: NodeRole
-        if let mine = now.first(where: { $0.id == me })?.knownRole, mine != .spare {
-            role = mine  // an earlier attempt got this far
-        } else {
-            role = voters < 3 ? .voter : .standBy
-            try await client.withLeader { c throws(DqliteError) in try await c.assign(id: me, role: role) }
-        }
-        if role == .voter {
-            // Nodes joining at the same time may all have seen fewer than three voters. Whoever sees more
-            // than three afterwards moves the excess voters with the highest ids (never the first three) to
-            // stand-by; a node already moved by another joiner is left as it is.
-            let all = try await client.cluster().filter { $0.knownRole == .voter }.map(\.id).sorted()
-            for extra in all.dropFirst(3) {
-                if extra == me { role = .standBy }
-                do {
-                    try await client.withLeader { c throws(DqliteError) in try await c.assign(id: extra, role: .standBy) }
-                } catch {
-                    log("could not move node \(extra) to stand-by: \(error)")
-                }
-            }
-        }
-        log("node \(id) joined as \(role)")
     }
 
     private func waitForTermination() async {

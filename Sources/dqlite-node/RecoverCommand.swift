@@ -1,4 +1,5 @@
 import ArgumentParser
+import DqliteApp
 import DqliteNode
 import DqliteWire
 import Foundation

@@ -1,15 +1,15 @@
 import Foundation
 
-/// The node's data directory, locked against a second node (flock on a lock file inside it).
-struct NodeDirectory {
+/// A node's data directory, locked against a second node (flock on a lock file inside it).
+public struct NodeDirectory: Sendable {
     let fd: Int32
 
     /// Whether the directory holds Raft state already (C-Raft's metadata files).
-    static func hasState(_ dir: String) -> Bool {
+    public static func hasState(_ dir: String) -> Bool {
         FileManager.default.fileExists(atPath: dir + "/metadata1") || FileManager.default.fileExists(atPath: dir + "/metadata2")
     }
 
-    static func lock(_ dir: String) throws -> NodeDirectory {
+    public static func lock(_ dir: String) throws -> NodeDirectory {
         var isDir: ObjCBool = false
         if !FileManager.default.fileExists(atPath: dir, isDirectory: &isDir) {
             do {
@@ -41,13 +41,13 @@ struct NodeDirectory {
         close(fd)
     }
 
-    func unlock() {
+    public func unlock() {
         flock(fd, LOCK_UN)
         close(fd)
     }
 }
 
-struct NodeDirectoryError: Error, CustomStringConvertible {
-    let description: String
-    init(_ d: String) { description = d }
+public struct NodeDirectoryError: Error, CustomStringConvertible {
+    public let description: String
+    public init(_ d: String) { description = d }
 }
