@@ -99,7 +99,7 @@ let package = Package(
         .testTarget(name: "DqliteNodeTests", dependencies: ["DqliteNode", "CSQLite", "CLZ4", "DqliteClient", "LocalCluster", "dqlite-node"]),
         .testTarget(name: "DqliteClientTests", dependencies: ["DqliteClient", "LocalCluster", "dqlite-node"]),
         .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "LocalCluster", "dqlite", "dqlite-node"]),
-        .testTarget(name: "DqliteAppTests", dependencies: ["DqliteApp"]),
+        .testTarget(name: "DqliteAppTests", dependencies: ["DqliteApp", "DqliteClient", "LocalCluster", "dqlite-node"]),
         .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster"]),
         .testTarget(name: "ClockFaultsTests", dependencies: ["LocalCluster", "DqliteClient", "dqlite-node"]),

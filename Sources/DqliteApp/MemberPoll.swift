@@ -54,9 +54,11 @@ final class MemberPoll {
             if m.id == me {
                 return RolePlanner.Member(id: me, role: m.knownRole ?? .spare, online: true, failureDomain: myDomain, weight: myWeight)
             }
+            // A member never heard from keeps its role through the grace, but is no candidate for one.
             let seen = lastAnswer[m.id].map { now - $0 <= unreachableAfter } ?? false
+            let online = seen && (described[m.id] != nil || m.knownRole != .spare)
             let d = described[m.id]
-            return RolePlanner.Member(id: m.id, role: m.knownRole ?? .spare, online: seen,
+            return RolePlanner.Member(id: m.id, role: m.knownRole ?? .spare, online: online,
                                       failureDomain: d?.failureDomain ?? 0, weight: d?.weight ?? 0)
         }
     }

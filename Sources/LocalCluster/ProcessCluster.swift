@@ -40,6 +40,8 @@ public actor ProcessCluster {
     public nonisolated let kind: Kind
     private let placement: Placement
     private let environment: @Sendable (Int) -> [String: String]
+    /// Flags for swift node `i` alone (a failure domain, say), after the cluster's own.
+    private let nodeFlags: @Sendable (Int) -> [String]
 
     /// Where the nodes listen and how their processes start: loopback ports by default; the chaos runner's
     /// netns mode gives each node an address in its own network namespace and starts it in there.
@@ -71,7 +73,8 @@ public actor ProcessCluster {
     /// `environment` adds variables to node `i`'s environment (e.g. LD_PRELOAD of the clock-fault library).
     public static func start(nodes count: Int = 3, kind: Kind = .realDqlite, readyTimeout: Duration = .seconds(90),
                              placement: Placement = .loopback,
-                             environment: @escaping @Sendable (Int) -> [String: String] = { _ in [:] }) async throws -> ProcessCluster {
+                             environment: @escaping @Sendable (Int) -> [String: String] = { _ in [:] },
+                             nodeFlags: @escaping @Sendable (Int) -> [String] = { _ in [] }) async throws -> ProcessCluster {
         let executable: String = switch kind {
         case .realDqlite: ProcessInfo.processInfo.environment["DQLITE_DEMO"] ?? "/usr/bin/dqlite-demo"
         case .swiftNode(let path, _): path
@@ -98,7 +101,7 @@ public actor ProcessCluster {
                               apiAddress: "127.0.0.1:\(try freeLoopbackPort())", dir: dir))
         }
         let cluster = ProcessCluster(nodes: nodes, root: root, executable: executable, kind: kind, placement: placement,
-                                     environment: environment)
+                                     environment: environment, nodeFlags: nodeFlags)
         do {
             // Joiners are started once node 1 answers: go-dqlite's app gives up at once when the node it
             // joins through is not listening yet (seen on a loaded machine).
@@ -114,8 +117,9 @@ public actor ProcessCluster {
     }
 
     private init(nodes: [Node], root: String, executable: String, kind: Kind, placement: Placement,
-                 environment: @escaping @Sendable (Int) -> [String: String]) {
+                 environment: @escaping @Sendable (Int) -> [String: String], nodeFlags: @escaping @Sendable (Int) -> [String]) {
         self.environment = environment
+        self.nodeFlags = nodeFlags
         self.nodes = nodes
         self.root = root
         self.executable = executable
@@ -133,7 +137,7 @@ public actor ProcessCluster {
             arguments = ["--api", node.apiAddress, "--db", node.address, "--dir", node.dir]
         case .swiftNode(_, let extra):
             arguments = ["--id", String(index + 1), "--address", node.address, "--dir", node.dir,
-                         "--election-timeout", "1000", "--heartbeat-timeout", "100"] + extra + extraFlags
+                         "--election-timeout", "1000", "--heartbeat-timeout", "100"] + extra + nodeFlags(index) + extraFlags
         case .command(let template):
             arguments = Array(template.render(index: index, address: node.address, dir: node.dir,
                                               join: index > 0 ? nodes[0].address : nil).dropFirst())
@@ -268,13 +272,14 @@ public actor ProcessCluster {
                 throw LocalClusterError.notReady("node \(i + 1) exited (\(p.terminationStatus)) at start; command: \(commandLine(i)); log: \(logTail(i))")
             }
             do {
-                // go-dqlite's app and our node both make three voters, then stand-bys (a joining node is a
-                // spare until its ASSIGN commits, so a spare means a join still in progress).
+                // go-dqlite's app and our node both make three voters, then stand-bys: every other node (our
+                // node's join policy) or three, the rest spares (automatic roles, as go-dqlite's app). Else a
+                // spare means a join still in progress (a joining node is a spare until its ASSIGN commits).
                 let members = try await DqliteClient(addresses: addresses, config: config).cluster()
                 let voters = members.filter { $0.knownRole == .voter }.count
                 let standBys = members.filter { $0.knownRole == .standBy }.count
                 if Set(members.map(\.address)) == Set(addresses) && voters == min(addresses.count, 3)
-                    && standBys == addresses.count - voters { return }
+                    && (standBys == addresses.count - voters || standBys == min(addresses.count - voters, 3)) { return }
                 // A user's program may manage roles its own way: every node a member, and a voter, will do.
                 if isCommand, Set(members.map(\.address)) == Set(addresses), voters > 0 { return }
                 last = "members: \(members.map { "\($0.address) \($0.knownRole?.description ?? "?")" })"
