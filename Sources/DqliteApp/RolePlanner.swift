@@ -11,6 +11,8 @@ import DqliteWire
 /// 2. Members that did not answer give up their role (to spare): a voter that stays unreachable is replaced.
 /// 3. Excess voters (never the leader), then stand-bys, are demoted; missing stand-bys are promoted from
 ///    spares.
+/// 4. A role held twice in one failure domain while an online candidate's domain has none is swapped over
+///    (one swap per role and plan), so roles spread again after restarts.
 /// Among candidates, a member is preferred for a role when its failure domain is less represented among that
 /// role's holders, then when its weight is lower, then when it holds a role closer to it (a stand-by before a
 /// spare), then by lower id (so that every leader decides alike). Demotion takes the least preferred.
@@ -83,11 +85,27 @@ public enum RolePlanner {
             }
         }
 
+        /// When a failure domain holds `role` twice or more while an online candidate's domain holds it not
+        /// at all, swaps them (the promotion first): once per plan, so the role spreads as far as the domains
+        /// allow (after restarts, say) without a burst of changes.
+        func spread(_ role: NodeRole, demotingTo lower: NodeRole, from pool: (Member) -> Bool) {
+            var counts: [UInt64: Int] = [:]
+            for m in holders(role) { counts[m.failureDomain, default: 0] += 1 }
+            guard let crowded = counts.filter({ $0.value > 1 }).max(by: { ($0.value, $1.key) < ($1.value, $0.key) })?.key,
+                  let best = ranked(members.filter { $0.online && pool($0) && counts[$0.failureDomain, default: 0] == 0 }, for: role).first,
+                  let outgoing = ranked(holders(role).filter { $0.failureDomain == crowded && $0.id != leader }, for: role).last
+            else { return }
+            assign(best.id, role)
+            assign(outgoing.id, lower)
+        }
+
         fill(.voter, to: voters) { roles[$0.id] != .voter }
         for m in members where !m.online && roles[m.id] != .spare && m.id != leader { assign(m.id, .spare) }
         trim(.voter, to: voters)
         fill(.standBy, to: standBys) { roles[$0.id] == .spare }
         trim(.standBy, to: standBys)
+        spread(.voter, demotingTo: .standBy) { roles[$0.id] != .voter }
+        spread(.standBy, demotingTo: .spare) { roles[$0.id] == .spare }
 
         let before = Dictionary(uniqueKeysWithValues: members.map { ($0.id, $0.role) })
         return order.compactMap { id in roles[id] == before[id] ? nil : Change(id: id, role: roles[id]!) }

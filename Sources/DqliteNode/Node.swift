@@ -184,15 +184,28 @@ public final class Node: @unchecked Sendable, GatewayHost {
         return w
     }
 
-    /// When leading, transfers leadership to another voter (the first step of SIGTERM).
+    /// When leading, transfers leadership to another voter (the first step of SIGTERM). New requests are
+    /// turned away first (clients retry them on the next leader) and what is in flight commits, so that no
+    /// write is answered "leadership lost" (an unknown outcome) because of a planned stop.
     public func handOverLeadership() async {
         guard await isLeader else { return }
+        let started = (try? await loop.run { () throws(NodeError) -> Bool in
+            guard self.engine.isLeader, self.engine.configuration.filter({ $0.role == .voter }).count > 1 else { return false }
+            self.engine.handingOver = true
+            return true
+        }) ?? false
+        guard started else { return }
+        for _ in 0..<200 {
+            let busy = (try? await loop.run { () throws(NodeError) in self.engine.inFlight > 0 }) ?? false
+            if !busy { break }
+            try? await Task.sleep(for: .milliseconds(10))
+        }
         let _: NodeError? = await withCheckedContinuation { c in
             loop.submit {
-                guard self.engine.isLeader, self.engine.configuration.filter({ $0.role == .voter }).count > 1 else {
-                    return c.resume(returning: nil)
+                self.engine.transfer(to: 0) { error in
+                    self.engine.handingOver = false
+                    c.resume(returning: error)
                 }
-                self.engine.transfer(to: 0) { c.resume(returning: $0) }
             }
         }
     }

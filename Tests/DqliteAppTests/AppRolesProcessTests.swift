@@ -61,4 +61,61 @@ final class AppRolesProcessTests: XCTestCase {
                       "the stand-by of the lost voter's domain should replace it: \(members)")
         XCTAssertEqual(members.first { $0.id == victim.id }?.knownRole, .spare)
     }
+
+    /// Every node stopped with SIGTERM (handover: leadership, then its role to an online member) and started
+    /// again, one after another, while a client writes: no write fails, and the cluster is back at 3/3/1.
+    func testARollingRestartOfAllSevenWithHandoverFailsNoWrite() async throws {
+        let cluster = try await ProcessCluster.start(
+            nodes: 7, kind: .swiftNode(executable: nodeBinary, arguments: ["--auto-roles", "--unreachable-after", String(unreachableMs),
+                                                                          "--roles-interval", String(intervalMs)]),
+            nodeFlags: { ["--failure-domain", String($0 % 3 + 1)] })
+        addTeardownBlock { await cluster.stop() }
+        let addresses = await cluster.addresses
+        let client = try DqliteClient(addresses: addresses)
+        try await waitUntilSettled(client, addresses: addresses, within: .seconds(30))
+        let db = try await client.open("rolling")
+        try await db.exec("CREATE TABLE t (n INTEGER)")
+
+        let writer = Task { () -> (ok: Int, failed: [String]) in
+            var ok = 0, failed: [String] = []
+            while !Task.isCancelled {
+                do {
+                    try await db.exec("INSERT INTO t VALUES (?)", [.integer(Int64(ok))])
+                    ok += 1
+                } catch {
+                    failed.append("\(error)")
+                }
+            }
+            return (ok, failed)
+        }
+        var stops: [Duration] = []
+        for i in 0..<7 {
+            let t0 = ContinuousClock.now
+            await cluster.kill(i, signal: SIGTERM)
+            stops.append(ContinuousClock.now - t0)
+            try await cluster.launch(i)
+            try await waitUntilSettled(client, addresses: addresses, within: .seconds(30), answering: addresses[i])
+        }
+        writer.cancel()
+        let (ok, failed) = await writer.value
+        print("rolling restart of 7: \(ok) writes, \(failed.count) failed; stops took \(stops.map { Double($0.components.seconds) + Double($0.components.attoseconds) / 1e18 })")
+        XCTAssertEqual(failed, [], "writes failed during the rolling restart")
+        XCTAssertGreaterThan(ok, 50)
+        let count = try await client.open("rolling").queryAll("SELECT count(*) FROM t").rows
+        XCTAssertEqual(count, [[.integer(Int64(ok))]])
+    }
+
+    private func waitUntilSettled(_ client: DqliteClient, addresses: [String], within: Duration, answering: String? = nil) async throws {
+        let deadline = ContinuousClock.now + within
+        var members: [NodeInfo] = []
+        while ContinuousClock.now < deadline {
+            members = (try? await client.cluster()) ?? []
+            var up = true
+            if let answering { up = (try? await client.node(answering).describe()) != nil }
+            if up && settled(members, addresses: addresses) { return }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        XCTFail("not settled in \(within): \(members.map { "\($0.id)@d\(addresses.firstIndex(of: $0.address).map(domain) ?? 0) \($0.knownRole?.description ?? "?")" })")
+        throw XCTSkip("not settled")
+    }
 }

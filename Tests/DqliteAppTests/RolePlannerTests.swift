@@ -80,4 +80,25 @@ final class RolePlannerTests: XCTestCase {
         XCTAssertEqual(RolePlanner.plan(members, standBys: 1, leader: 1), [RolePlanner.Change(id: 2, role: .standBy)])
         XCTAssertEqual(RolePlanner.plan(members, standBys: 0, leader: 1), [], "nothing needed: it stays spare")
     }
+
+    /// After restarts, two stand-bys share a domain while a spare's domain has none: they are swapped (the
+    /// promotion first), and the same for voters, once per plan; a spread cluster is left alone.
+    func testRolesSpreadAgainOverDomainsAfterRestarts() {
+        // As seen after a rolling restart: voters in d2, d3, d1; stand-bys 1 and 7 both in d1, 6 in d3; 2 (d2) spare.
+        let members: [M] = [
+            M(id: 1, role: .standBy, online: true, failureDomain: 1), M(id: 2, role: .spare, online: true, failureDomain: 2),
+            M(id: 3, role: .voter, online: true, failureDomain: 3), M(id: 4, role: .voter, online: true, failureDomain: 1),
+            M(id: 5, role: .voter, online: true, failureDomain: 2), M(id: 6, role: .standBy, online: true, failureDomain: 3),
+            M(id: 7, role: .standBy, online: true, failureDomain: 1),
+        ]
+        XCTAssertEqual(RolePlanner.plan(members, leader: 5), [.init(id: 2, role: .standBy), .init(id: 7, role: .spare)])
+        // Voters 3 and 6 share d3, none is in d2, where stand-bys 2 and 5 are: 2 (the lower id) is promoted,
+        // then d3's voter that does not lead (3) steps down to stand-by.
+        let voters: [M] = [
+            M(id: 1, role: .voter, online: true, failureDomain: 1), M(id: 3, role: .voter, online: true, failureDomain: 3),
+            M(id: 6, role: .voter, online: true, failureDomain: 3), M(id: 5, role: .standBy, online: true, failureDomain: 2),
+            M(id: 2, role: .standBy, online: true, failureDomain: 2), M(id: 4, role: .standBy, online: true, failureDomain: 1),
+        ]
+        XCTAssertEqual(RolePlanner.plan(voters, leader: 6).prefix(2), [.init(id: 2, role: .voter), .init(id: 3, role: .standBy)])
+    }
 }

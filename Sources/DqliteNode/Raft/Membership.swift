@@ -78,7 +78,7 @@ extension RaftEngine {
         let rc = raft_transfer(raft, req, id) { req in
             let c = Unmanaged<Callback>.fromOpaque(req!.pointee.data).takeRetainedValue()
             req!.deallocate()
-            c.done(c.engine.isLeader ? .invalid("leadership transfer failed") : nil)
+            c.done(c.engine.isRaftLeader ? .invalid("leadership transfer failed") : nil)
         }
         if rc != 0 {
             Unmanaged<Callback>.fromOpaque(req.pointee.data).release()

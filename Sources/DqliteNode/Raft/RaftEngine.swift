@@ -101,6 +101,9 @@ final class RaftEngine {
     private(set) var initialised = false
     /// Set when the node begins to stop: no new entries are proposed.
     var stopping = false
+    /// Set while this leader hands leadership over before a planned stop: nothing new is proposed, so no
+    /// write is caught in the transfer with an unknown outcome (clients retry on the new leader).
+    var handingOver = false
     /// The latest term in which this leader applied a barrier of its own (see `barrierIfNeeded`).
     var confirmedTerm: UInt64 = 0
     /// WAL frames that trigger a checkpoint.
@@ -270,8 +273,12 @@ final class RaftEngine {
     /// This node's current Raft term.
     var term: UInt64 { raft.pointee.current_term }
 
-    /// Leading, and not stopping (a stopping node proposes nothing more, so it serves no more requests).
-    var isLeader: Bool { initialised && !stopping && raft_state(raft) == Int32(RAFT_LEADER) }
+    /// Leading, and neither stopping nor handing over (such a node proposes nothing more, so it serves no
+    /// more requests: clients are told it is not the leader and try again, on the next one).
+    var isLeader: Bool { initialised && !stopping && !handingOver && isRaftLeader }
+
+    /// Leading as far as Raft is concerned.
+    var isRaftLeader: Bool { initialised && raft_state(raft) == Int32(RAFT_LEADER) }
 
     /// The leader as this node knows it.
     var leader: (id: UInt64, address: String)? {
