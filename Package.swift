@@ -13,6 +13,7 @@ let package = Package(
         .executable(name: "dqlite", targets: ["dqlite"]),
         .executable(name: "dqlite-bench", targets: ["dqlite-bench"]),
         .executable(name: "dqlite-node", targets: ["dqlite-node"]),
+        .executable(name: "dqlite-demo", targets: ["dqlite-demo"]),
         .executable(name: "dqlite-chaos", targets: ["dqlite-chaos"]),
         .executable(name: "dqlite-disk-faults", targets: ["dqlite-disk-faults"]),
         .library(name: "dqlite-clock-faults", type: .dynamic, targets: ["DqliteClockFaults"]),
@@ -24,6 +25,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         // Scenario files are YAML (DESIGN.md, dependencies).
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // The demo's HTTP server: FlyingFox, async/await HTTP on plain sockets with no dependencies of its own
+        // (SwiftNIO-based servers such as Hummingbird cost 2.5-4.5 minutes of each CI build here).
+        .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
     ],
     targets: [
         // System libraries from Debian's -dev packages (installed by harness/bootstrap.sh).
@@ -75,6 +79,10 @@ let package = Package(
             "DqliteBench", "LocalCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        .target(name: "DemoServer", dependencies: ["DqliteClient", .product(name: "FlyingFox", package: "FlyingFox")]),
+        .executableTarget(name: "dqlite-demo", dependencies: [
+            "DemoServer", "DqliteApp", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+        ]),
         .executableTarget(name: "dqlite-node", dependencies: [
             "DqliteApp", "DqliteNode", "DqliteClient", "CAIODestroy", "CSegmentPrefill", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
@@ -99,6 +107,7 @@ let package = Package(
         .testTarget(name: "DqliteNodeTests", dependencies: ["DqliteNode", "CSQLite", "CLZ4", "DqliteClient", "LocalCluster", "dqlite-node"]),
         .testTarget(name: "DqliteClientTests", dependencies: ["DqliteClient", "LocalCluster", "dqlite-node"]),
         .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "LocalCluster", "dqlite", "dqlite-node"]),
+        .testTarget(name: "DemoServerTests", dependencies: ["DemoServer", "LocalCluster", "dqlite-demo"]),
         .testTarget(name: "DqliteAppTests", dependencies: ["DqliteApp", "DqliteClient", "LocalCluster", "dqlite-node"]),
         .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster"]),

@@ -12,6 +12,7 @@ packages=(
   libedit-dev tmux                                      # the shell's line editing, and its terminal test
   go-dqlite libdqlite-dev                               # real dqlite: dqlite-demo, dqlite shell, dqlite-benchmark
   python3                                               # the benchmark comparison script
+  curl                                                  # the demo's test drives its HTTP API as its README does
 )
 
 missing=()

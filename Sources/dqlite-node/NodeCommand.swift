@@ -187,26 +187,11 @@ struct RunNode: AsyncParsableCommand {
         } catch {
             fail("\(error)")
         }
-        await waitForTermination()
+        await TerminationSignal.wait()
         log("stopping node \(id)")
         await app.close()
         NodeLog.logger.debug("io_destroy calls finished off the loop thread: \(dqlite_aio_destroys_deferred())")
         NodeLog.logger.debug("open segments written with zeros when allocated: \(dqlite_segments_prefilled())")
-    }
-
-    private func waitForTermination() async {
-        await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-            let once = OnceFlag()
-            var sources: [DispatchSourceSignal] = []
-            for sig in [SIGTERM, SIGINT] {
-                signal(sig, SIG_IGN)
-                let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-                s.setEventHandler { if once.claim() { c.resume() } }
-                s.resume()
-                sources.append(s)
-            }
-            SignalSources.keep(sources)
-        }
     }
 }
 
@@ -237,24 +222,4 @@ func log(_ message: String) {
 func fail(_ message: String) -> Never {
     NodeLog.logger.critical("\(message)")
     exit(1)
-}
-
-/// Claimed once, from any thread.
-final class OnceFlag: @unchecked Sendable {
-    // @unchecked: the flag is guarded by `lock`.
-    private let lock = NSLock()
-    private var claimed = false
-    func claim() -> Bool {
-        lock.lock()
-        defer { lock.unlock() }
-        if claimed { return false }
-        claimed = true
-        return true
-    }
-}
-
-/// Keeps the signal sources alive for the life of the process.
-enum SignalSources {
-    nonisolated(unsafe) static var all: [DispatchSourceSignal] = []  // written once, before any signal arrives
-    static func keep(_ s: [DispatchSourceSignal]) { all = s }
 }
