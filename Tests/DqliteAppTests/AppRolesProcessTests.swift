@@ -10,8 +10,19 @@ import XCTest
 final class AppRolesProcessTests: XCTestCase {
     private var nodeBinary: String { CommandRunner.productsDirectory + "/dqlite-node" }
     /// Node i's failure domain: 1, 2, 3, 1, 2, 3, 1.
-    private func domain(_ index: Int) -> Int { index % 3 + 1 }
+    private static func domain(_ index: Int) -> Int { index % 3 + 1 }
+    private func domain(_ index: Int) -> Int { Self.domain(index) }
     private let unreachableMs = 2000, intervalMs = 500
+
+    /// Seven `dqlite-node --auto-roles` in failure domains 1, 2, 3, 1, 2, 3, 1; stopped at teardown.
+    private func startSevenNodes() async throws -> ProcessCluster {
+        let cluster = try await ProcessCluster.start(
+            nodes: 7, kind: .swiftNode(executable: nodeBinary, arguments: ["--auto-roles", "--unreachable-after", String(unreachableMs),
+                                                                          "--roles-interval", String(intervalMs)]),
+            nodeFlags: { ["--failure-domain", String(Self.domain($0))] })
+        addTeardownBlock { await cluster.stop() }
+        return cluster
+    }
 
     private func settled(_ members: [NodeInfo], addresses: [String]) -> Bool {
         let voters = members.filter { $0.knownRole == .voter }, standBys = members.filter { $0.knownRole == .standBy }
@@ -20,11 +31,7 @@ final class AppRolesProcessTests: XCTestCase {
     }
 
     func testSevenNodesSettleSpreadOverDomainsAndAKilledVoterIsReplacedWithinTheBound() async throws {
-        let cluster = try await ProcessCluster.start(
-            nodes: 7, kind: .swiftNode(executable: nodeBinary, arguments: ["--auto-roles", "--unreachable-after", String(unreachableMs),
-                                                                          "--roles-interval", String(intervalMs)]),
-            nodeFlags: { ["--failure-domain", String($0 % 3 + 1)] })
-        addTeardownBlock { await cluster.stop() }
+        let cluster = try await startSevenNodes()
         let addresses = await cluster.addresses
         let client = try DqliteClient(addresses: addresses)
         var members: [NodeInfo] = []
@@ -65,11 +72,7 @@ final class AppRolesProcessTests: XCTestCase {
     /// Every node stopped with SIGTERM (handover: leadership, then its role to an online member) and started
     /// again, one after another, while a client writes: no write fails, and the cluster is back at 3/3/1.
     func testARollingRestartOfAllSevenWithHandoverFailsNoWrite() async throws {
-        let cluster = try await ProcessCluster.start(
-            nodes: 7, kind: .swiftNode(executable: nodeBinary, arguments: ["--auto-roles", "--unreachable-after", String(unreachableMs),
-                                                                          "--roles-interval", String(intervalMs)]),
-            nodeFlags: { ["--failure-domain", String($0 % 3 + 1)] })
-        addTeardownBlock { await cluster.stop() }
+        let cluster = try await startSevenNodes()
         let addresses = await cluster.addresses
         let client = try DqliteClient(addresses: addresses)
         try await waitUntilSettled(client, addresses: addresses, within: .seconds(30))
