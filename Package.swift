@@ -58,7 +58,7 @@ let package = Package(
         // Async client: dial, leader discovery, retry, statements, rows, transactions, admin.
         .target(name: "DqliteClient", dependencies: ["DqliteWire", "CLinuxEvents"]),
         // The logic of the `dqlite` shell and of `dqlite-bench`; the executables only parse flags.
-        .target(name: "DqliteShell", dependencies: ["DqliteClient", "CEditLine"]),
+        .target(name: "DqliteShell", dependencies: ["DqliteClient", "CEditLine", "CSQLite"]),
         .target(name: "DqliteBench", dependencies: ["DqliteClient"]),
         // The embeddable app (issue 19), under way: its role policy so far.
         // The embeddable app: the node, its join and role policy, and what the node binary's performance rests on

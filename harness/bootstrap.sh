@@ -13,6 +13,7 @@ packages=(
   go-dqlite libdqlite-dev                               # real dqlite: dqlite-demo, dqlite shell, dqlite-benchmark
   python3                                               # the benchmark comparison script
   curl                                                  # the demo's test drives its HTTP API as its README does
+  sqlite3                                               # backups are checked with the sqlite3 CLI
 )
 
 missing=()

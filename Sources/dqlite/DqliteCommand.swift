@@ -9,7 +9,40 @@ import Glibc
 struct DqliteCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dqlite",
-        abstract: "Standard dqlite shell: run SQL and cluster commands against a dqlite cluster.",
+        abstract: "Standard dqlite shell: run SQL and cluster commands against a dqlite cluster; back up and restore its databases.",
+        subcommands: [ShellCommand.self, BackupCommand.self, RestoreCommand.self],
+        defaultSubcommand: ShellCommand.self
+    )
+}
+
+/// The cluster to talk to, and how long to wait for it.
+struct ClusterOptions: ParsableArguments {
+    @Option(name: [.short, .long], parsing: .singleValue, help: "Comma-separated list of servers (host:port); may be repeated.")
+    var servers: [String] = []
+
+    @Option(name: .long, help: "Seconds to wait for the leader and for each request.")
+    var timeout: Double = 10
+
+    func validate() throws {
+        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        guard !addresses.isEmpty else { throw ValidationError("give the cluster's servers with -s HOST:PORT[,HOST:PORT...]") }
+    }
+
+    var addresses: [String] { servers.flatMap { $0.split(separator: ",").map(String.init) } }
+
+    var config: ClientConfig {
+        var config = ClientConfig()
+        config.leaderTimeout = .milliseconds(Int(timeout * 1000))
+        config.requestTimeout = .milliseconds(Int(timeout * 1000))
+        config.retry.deadline = .milliseconds(Int(timeout * 1000))
+        return config
+    }
+}
+
+struct ShellCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "shell",
+        abstract: "Run SQL and dot commands (the default: `dqlite -s ADDRS DB [SQL]`).",
         discussion: "With SQL (or a dot command) as the last argument it runs that once and exits; without, it reads lines from standard input.\n\n" + Shell.help
     )
 
