@@ -28,6 +28,10 @@ let package = Package(
         // The demo's HTTP server: FlyingFox, async/await HTTP on plain sockets with no dependencies of its own
         // (SwiftNIO-based servers such as Hummingbird cost 2.5-4.5 minutes of each CI build here).
         .package(url: "https://github.com/swhitty/FlyingFox", from: "0.27.1"),
+        // Metrics: the node reports through swift-metrics (CoreMetrics: any backend), and the app exposes them
+        // with swift-prometheus, the SSWG's Prometheus backend (issue 20).
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // System libraries from Debian's -dev packages (installed by harness/bootstrap.sh).
@@ -54,7 +58,8 @@ let package = Package(
         // Protocol v1 codecs: pure values, no I/O.
         .target(name: "DqliteWire"),
         // The node: replicating VFS, FSM, Raft glue, gateway (issue 3; in progress).
-        .target(name: "DqliteNode", dependencies: ["DqliteWire", "DqliteClient", "CSQLite", "CRaft", "CUV", "CLZ4", .product(name: "Logging", package: "swift-log")]),
+        .target(name: "DqliteNode", dependencies: ["DqliteWire", "DqliteClient", "CSQLite", "CRaft", "CUV", "CLZ4", .product(name: "Logging", package: "swift-log"),
+                                                  .product(name: "CoreMetrics", package: "swift-metrics")]),
         // Async client: dial, leader discovery, retry, statements, rows, transactions, admin.
         .target(name: "DqliteClient", dependencies: ["DqliteWire", "CLinuxEvents"]),
         // The logic of the `dqlite` shell and of `dqlite-bench`; the executables only parse flags.
@@ -64,7 +69,8 @@ let package = Package(
         // The embeddable app: the node, its join and role policy, and what the node binary's performance rests on
         // (the two C-Raft workarounds link in with it; the malloc policy is an option, on by default).
         .target(name: "DqliteApp", dependencies: ["DqliteNode", "DqliteClient", "DqliteWire", "CAIODestroy", "CSegmentPrefill", "CMalloc",
-                                                 .product(name: "Logging", package: "swift-log")]),
+                                                 .product(name: "Logging", package: "swift-log"), .product(name: "FlyingFox", package: "FlyingFox"),
+                                                 .product(name: "CoreMetrics", package: "swift-metrics"), .product(name: "Prometheus", package: "swift-prometheus")]),
         // Starts and stops real dqlite clusters (Debian's dqlite-demo) for tests and the demo job.
         .target(name: "LocalCluster", dependencies: ["DqliteClient", "CSpawn"]),
         // The chaos test bed: scenarios, a cluster of node processes, faults, workloads, histories, seeds.
@@ -79,7 +85,7 @@ let package = Package(
             "DqliteBench", "LocalCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .target(name: "DemoServer", dependencies: ["DqliteClient", .product(name: "FlyingFox", package: "FlyingFox")]),
+        .target(name: "DemoServer", dependencies: ["DqliteApp", "DqliteClient", .product(name: "FlyingFox", package: "FlyingFox")]),
         .executableTarget(name: "dqlite-demo", dependencies: [
             "DemoServer", "DqliteApp", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
         ]),

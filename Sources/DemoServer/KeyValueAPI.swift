@@ -1,3 +1,4 @@
+import DqliteApp
 import DqliteClient
 import FlyingFox
 import Foundation
@@ -34,11 +35,7 @@ public struct KeyValueAPI: Sendable {
     /// Serves the API on `address` (HOST:PORT, IPv4) until the task is cancelled. `listening` is called once
     /// the socket listens.
     public func serve(on address: String, listening: @escaping @Sendable () -> Void = {}) async throws {
-        guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]) else {
-            throw DemoError("--api must be HOST:PORT, got \(address)")
-        }
-        let host = String(address[..<colon])
-        let server = HTTPServer(address: try .inet(ip4: host.isEmpty ? "0.0.0.0" : host, port: port), logger: .disabled)
+        let server = try HTTPEndpoint.server(on: address)
         let api = self
         await server.appendRoute("*") { request in
             let (status, text) = await api.answer(method: request.method.rawValue, path: request.path, body: try await request.bodyData)
@@ -64,9 +61,4 @@ public struct KeyValueAPI: Sendable {
         default: "Internal Server Error"
         }
     }
-}
-
-public struct DemoError: Error, CustomStringConvertible {
-    public let description: String
-    public init(_ d: String) { description = d }
 }

@@ -32,6 +32,7 @@ public final class DqliteApp: Sendable {
     /// cluster is bootstrapped with this node as its only voter. A restart on the same dir resumes (and
     /// finishes a join a kill interrupted).
     public init(dir: String, address: String, cluster: [String] = [], options: DqliteAppOptions = DqliteAppOptions()) async throws(DqliteAppError) {
+        if options.metricsAddress != nil { _ = MetricsEndpoint.registry }  // before the node makes its metrics
         let fixedMmapThreshold = options.fixMallocThreshold && MallocPolicy.apply(environment: ProcessInfo.processInfo.environment)
         options.node.logger.debug("malloc mmap threshold \(fixedMmapThreshold ? "fixed at \(MallocPolicy.mmapThreshold) bytes" : "left to glibc")")
         let directory: NodeDirectory
@@ -103,6 +104,17 @@ public final class DqliteApp: Sendable {
                     try? await Task.sleep(for: .milliseconds(500))
                 }
             }
+        }
+        if let metrics = options.metricsAddress {
+            let logger = options.node.logger
+            startTask {
+                do {
+                    try await MetricsEndpoint.serve(on: metrics)
+                } catch where !Task.isCancelled {
+                    logger.error("metrics endpoint on \(metrics): \(error)")
+                } catch {}
+            }
+            options.node.logger.info("metrics on http://\(metrics)/metrics")
         }
         if options.automaticRoles {
             let adjuster = RoleAdjuster(id: id, address: address, node: node, client: client, options: options)

@@ -26,6 +26,10 @@ public struct DqliteAppOptions: Sendable {
     /// Fix glibc's mmap threshold as the node binary does (`MallocPolicy`): without it, freed snapshot and log
     /// buffers stay in malloc's arenas (150-180 MB per node measured). Process-wide; off leaves malloc alone.
     public var fixMallocThreshold = true
+    /// HOST:PORT for the metrics endpoint (`GET /metrics`, Prometheus's text format); nil: none. Setting it
+    /// bootstraps swift-metrics with swift-prometheus for the whole process (leave it nil when the program
+    /// has its own swift-metrics backend: the node's metrics go there).
+    public var metricsAddress: String?
     /// The node's own settings (timeouts, snapshots, apply timeout, logging).
     public var node = NodeSettings()
 

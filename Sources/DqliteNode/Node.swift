@@ -59,6 +59,7 @@ public final class Node: @unchecked Sendable, GatewayHost {
             }
             node.vfs.onWriteLockReleased = { [unowned queue] database in queue.released(database) }
             node.listener = Listener(loop: node.loop.loop, transport: node.engine.transport)
+            node.listener.metrics = node.engine.metrics
             node.listener.isPeer = { [unowned node] id, address in
                 let members = node.engine.configuration
                 return members.isEmpty || members.contains { $0.id == id && $0.address == address }

@@ -111,6 +111,9 @@ struct RunNode: AsyncParsableCommand {
     @Option(help: "Weight reported by DESCRIBE (with --auto-roles, a lower weight is preferred for a role).")
     var weight: UInt64 = 0
 
+    @Option(help: "Serve metrics in Prometheus's text format at http://HOST:PORT/metrics.")
+    var metrics: String?
+
     @Flag(help: "The leader manages roles as go-dqlite's app: --voters voters and --stand-bys stand-bys, spread over failure domains; an unreachable member's role goes to an online one.")
     var autoRoles = false
 
@@ -176,6 +179,7 @@ struct RunNode: AsyncParsableCommand {
         options.failureDomain = failureDomain
         options.weight = weight
         options.automaticRoles = autoRoles
+        options.metricsAddress = metrics
         options.voters = voters
         options.standBys = standBys
         options.rolesAdjustmentInterval = .milliseconds(Int(rolesInterval))

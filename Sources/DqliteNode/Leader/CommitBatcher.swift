@@ -74,6 +74,7 @@ final class CommitBatcher {
             let context = Unmanaged<BatchContext>.fromOpaque(req!.pointee.data).takeRetainedValue()
             req!.deallocate()
             context.engine.inFlight -= 1
+            context.engine.metrics.recordCommit(since: context.proposed, status: status, transactions: context.completions.count)
             // A failed entry takes every transaction built on it along (they fail on their own callbacks).
             if status != 0 {
                 context.engine.logger.warning("\(context.completions.count) transaction(s) on \(context.database) not committed: \(String(cString: raft_strerror(status)))")
@@ -120,6 +121,8 @@ private final class BatchContext {
     let firstID: UInt64
     let ids: [UInt64]
     let completions: [CommitBatcher.Completion]
+    /// When the entry went to Raft (for the commit-duration metric).
+    let proposed = ContinuousClock.now
 
     init(engine: RaftEngine, database: String, firstID: UInt64, ids: [UInt64], completions: [CommitBatcher.Completion]) {
         self.engine = engine

@@ -180,6 +180,9 @@ final class ReadConfirmation {
     /// Ends the lease: this node is handing leadership over.
     func revokeLease() { lease.revoke() }
 
+    /// Whether a read lease runs now (for the metrics).
+    var leaseRunning: Bool { lease.until > ReadLease.now() }
+
     private func startRound() {
         scheduled = false
         let batch = waiting
@@ -209,6 +212,7 @@ final class ReadConfirmation {
             noteClocks(outcome.counted)
             if !checkClocks || clocks.trusts(outcome.counted.map(\.voter)) {
                 lease.grant(term: term, sent: sent, stickyMs: outcome.leaseMs, configurationIndex: configuration)
+                engine.metrics.leaseRenewals.increment()
             }
             engine.logger.trace("read confirmed in term \(term); voters promised \(outcome.leaseMs) ms")
             for b in batch { b(nil) }

@@ -128,6 +128,12 @@ final class RaftEngine {
     lazy var commits = CommitBatcher(engine: self)
     /// See `NodeSettings.logger`.
     var logger = Logger(label: "dqlite-node")
+    /// Counters, gauges and timings for the program's metrics backend (`NodeMetrics`).
+    let metrics = NodeMetrics()
+    /// When the snapshot being taken started (for the metrics).
+    var snapshotStarted: ContinuousClock.Instant?
+    /// Samples Raft's state into `metrics` every second while Raft runs.
+    var metricsSampler: MetricsSampler?
     /// See `NodeSettings.segmentSizeMiB`.
     var segmentSizeMiB: UInt32 = 8
     /// See `NodeSettings.snapshotCompression`.
@@ -242,6 +248,7 @@ final class RaftEngine {
         }
         rc = raft_start(raft)
         guard rc == 0 else { throw .raft(rc, "raft_start: \(errorMessage())") }
+        metricsSampler = MetricsSampler(engine: self)
         if catchingUp && RaftReceiveFilter.holdingVotes(raft) {
             logger.warning("catching up: this node lost Raft data, and holds its vote until the leader has caught it up")
             catchUpWatch = CatchUpWatch(engine: self, periodMs: UInt64(max(5000, 10 * settings.electionTimeoutMs)))
@@ -405,6 +412,8 @@ final class RaftEngine {
     func close(_ done: @escaping () -> Void) {
         for c in checkpointers.values { c.close() }
         checkpointers.removeAll()
+        metricsSampler?.close()
+        metricsSampler = nil
         guard initialised else { return done() }
         closeDone = done
         raft_close(raft) { r in

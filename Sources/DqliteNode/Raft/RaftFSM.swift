@@ -23,6 +23,7 @@ enum RaftFSM {
                 let engine = Unmanaged<RaftEngine>.fromOpaque(fsm!.pointee.data).takeUnretainedValue()
                 // RAFT_BUSY: C-Raft asks again after the next applied entries.
                 guard engine.snapshotPacing.shouldTakeSnapshot() else { return RAFT_BUSY }
+                engine.snapshotStarted = .now
                 let view = engine.vfs.snapshotView()
                 engine.snapshotHandoff.withLock { $0 = view }
                 bufs!.pointee = nil
@@ -41,6 +42,7 @@ enum RaftFSM {
             fsm.snapshot = { fsm, bufs, n in
                 let engine = Unmanaged<RaftEngine>.fromOpaque(fsm!.pointee.data).takeUnretainedValue()
                 guard engine.snapshotPacing.shouldTakeSnapshot() else { return RAFT_BUSY }
+                engine.snapshotStarted = .now
                 return RaftFSM.encode(engine.vfs.snapshotView(), bufs, n)
             }
         }
@@ -58,7 +60,11 @@ enum RaftFSM {
                 }
                 raft_free(array)
                 OffLoopRelease.free(buffers)
-                if size > 0 { engine.noteSnapshotSize(size) }
+                if size > 0 {
+                    engine.noteSnapshotSize(size)
+                    engine.metrics.recordSnapshot(since: engine.snapshotStarted, bytes: size)
+                }
+                engine.snapshotStarted = nil
             }
             bufs?.pointee = nil
             n?.pointee = 0

@@ -89,8 +89,12 @@ final class Gateway {
         var clusterFormat = ClusterFormat.v1
         if case .cluster(let f) = request, let asked = ClusterFormat(rawValue: f) { clusterFormat = asked }
         let context = ResponseContext(clusterFormat: clusterFormat, legacy: legacy)
+        let received = ContinuousClock.now
         serve(request) { [self] responses in
             self.serving = false
+            var failure: UInt64?
+            for r in responses { if case .failure(let code, _) = r { failure = code } }
+            self.host.engine.metrics.served(request.type, nanoseconds: (ContinuousClock.now - received).nanoseconds, errorCode: failure)
             if self.closed { return self.cleanUp() }
             var bytes: [UInt8] = []
             for r in responses {

@@ -14,7 +14,11 @@ final class Listener {
     unowned let transport: RaftTransport
     /// Called with each client connection once its first header has been read.
     var onClient: ((IncomingConnection, ProtocolVersion, MessageHeader, [UInt8]) -> Void)?
-    var connections: [ObjectIdentifier: IncomingConnection] = [:]
+    var connections: [ObjectIdentifier: IncomingConnection] = [:] {
+        didSet { metrics?.connections.record(connections.count) }
+    }
+    /// Where the number of client connections is reported.
+    var metrics: NodeMetrics?
     /// Whether a CONNECT from (id, address) may become a Raft stream. C-Raft trusts its peers' bytes, so only
     /// members of the configuration are let in (any peer while this node knows no configuration yet, so
     /// that a joining node can hear from the leader).

@@ -1,0 +1,63 @@
+import DqliteClient
+import DqliteWire
+import Foundation
+import LocalCluster
+import XCTest
+
+/// `dqlite-node --metrics`: the leader's Prometheus endpoint, scraped under load, moves as the load says.
+final class MetricsProcessTests: XCTestCase {
+    private var nodeBinary: String { CommandRunner.productsDirectory + "/dqlite-node" }
+
+    /// The samples of a Prometheus text page, by series (`name{labels}`).
+    private func scrape(_ address: String) async throws -> [String: Double] {
+        let r = try await CommandRunner.run("/usr/bin/curl", ["-s", "--max-time", "10", "http://\(address)/metrics"], timeout: .seconds(20))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        var samples: [String: Double] = [:]
+        for line in r.stdout.split(separator: "\n") where !line.hasPrefix("#") {
+            guard let space = line.lastIndex(of: " "), let v = Double(line[line.index(after: space)...]) else { continue }
+            samples[String(line[..<space])] = v
+        }
+        return samples
+    }
+
+    func testTheLeadersCountersMoveAsTheLoadSays() async throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/curl"), "needs curl")
+        let ports = try (0..<3).map { _ in try freeLoopbackPort() }
+        let cluster = try await ProcessCluster.start(nodes: 3, kind: .swiftNode(executable: nodeBinary),
+                                                     nodeFlags: { ["--metrics", "127.0.0.1:\(ports[$0])"] })
+        addTeardownBlock { await cluster.stop() }
+        let leader = try await cluster.leaderIndex()
+        let endpoint = "127.0.0.1:\(ports[leader])"
+        let db = try await DqliteClient(addresses: await cluster.addresses).open("metrics")
+        try await db.exec("CREATE TABLE t (n INTEGER)")
+        try await Task.sleep(for: .milliseconds(1100))  // a sample of the gauges
+        let before = try await scrape(endpoint)
+        for i in 0..<200 { try await db.exec("INSERT INTO t VALUES (?)", [.integer(Int64(i))]) }
+        for _ in 0..<100 { _ = try await db.queryAll("SELECT count(*) FROM t") }
+        _ = try? await db.exec("INSERT INTO no_such_table VALUES (1)")
+        try await Task.sleep(for: .milliseconds(1100))
+        let after = try await scrape(endpoint)
+        func delta(_ series: String) -> Double { (after[series] ?? 0) - (before[series] ?? 0) }
+
+        XCTAssertEqual(delta(#"dqlite_requests_total{type="exec_sql"}"#), 201, "200 inserts and the failed one")
+        XCTAssertEqual(delta(#"dqlite_requests_total{type="query_sql"}"#), 100)
+        XCTAssertEqual(delta(#"dqlite_request_errors_total{code="1"}"#), 1, "the statement on a missing table (SQLITE_ERROR)")
+        XCTAssertEqual(delta("dqlite_committed_transactions_total"), 200)
+        XCTAssertGreaterThanOrEqual(delta("dqlite_commit_duration_seconds_count"), 1)
+        XCTAssertLessThanOrEqual(delta("dqlite_commit_duration_seconds_count"), 200, "one timing per entry; entries group transactions")
+        XCTAssertEqual(delta(#"dqlite_request_duration_seconds_count{type="query_sql"}"#), 100)
+        XCTAssertGreaterThan(after["dqlite_raft_commit_index"] ?? 0, before["dqlite_raft_commit_index"] ?? 0)
+        XCTAssertGreaterThanOrEqual(after["dqlite_raft_applied_index"] ?? 0, (after["dqlite_raft_commit_index"] ?? 0) - 5)
+        XCTAssertGreaterThanOrEqual(after["dqlite_raft_term"] ?? 0, 1)
+        XCTAssertEqual(after["dqlite_raft_state"], 3, "C-Raft's RAFT_LEADER")
+        XCTAssertEqual(after["dqlite_role"], 0, "a voter")
+        XCTAssertGreaterThanOrEqual(after["dqlite_connections"] ?? 0, 1)
+        XCTAssertGreaterThan(after["dqlite_database_bytes"] ?? 0, 0)
+        XCTAssertGreaterThan(after["dqlite_raft_log_bytes"] ?? 0, 0)
+        // A follower reports itself as one.
+        let follower = (0..<3).first { $0 != leader }!
+        let f = try await scrape("127.0.0.1:\(ports[follower])")
+        XCTAssertEqual(f["dqlite_raft_state"], 1, "C-Raft's RAFT_FOLLOWER")
+        XCTAssertEqual(f[#"dqlite_requests_total{type="exec_sql"}"#] ?? 0, 0, "writes went to the leader")
+    }
+}
