@@ -68,7 +68,7 @@ final class PowerLossDisks: Sendable {
         let report = reportPath(node)
         unlink(report)
         kill(daemon.processIdentifier, torn ? SIGUSR2 : SIGUSR1)
-        let exited = Self.wait(for: daemon, seconds: 20)
+        let exited = daemon.waitForExit(timeout: .seconds(20))
         if !exited { kill(daemon.processIdentifier, SIGKILL) }
         Mounts.detachAll(under: place.mount)
         guard exited, let parsed = PowerLossReport(file: report) else {
@@ -83,7 +83,7 @@ final class PowerLossDisks: Sendable {
         let all = daemons.withLock { d in defer { d.removeAll() }; return Array(d.values) }
         for daemon in all {
             kill(daemon.processIdentifier, SIGTERM)
-            if !Self.wait(for: daemon, seconds: 10) { kill(daemon.processIdentifier, SIGKILL) }
+            if !daemon.waitForExit(timeout: .seconds(10)) { kill(daemon.processIdentifier, SIGKILL) }
         }
         for place in places.withLock({ Array($0.values) }) { Mounts.detachAll(under: place.mount) }
     }
@@ -123,10 +123,6 @@ final class PowerLossDisks: Sendable {
             let fields = line.split(separator: " ")
             return fields.count > 2 && fields[1] == point && fields[2].hasPrefix("fuse")
         }
-    }
-
-    private static func wait(for process: Process, seconds: Double) -> Bool {
-        process.waitForExit(timeout: .seconds(seconds))
     }
 }
 

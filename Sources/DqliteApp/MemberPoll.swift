@@ -55,9 +55,9 @@ final class MemberPoll {
                 return RolePlanner.Member(id: me, role: m.knownRole ?? .spare, online: true, failureDomain: myDomain, weight: myWeight)
             }
             // A member never heard from keeps its role through the grace, but is no candidate for one.
-            let seen = lastAnswer[m.id].map { now - $0 <= unreachableAfter } ?? false
-            let online = seen && (described[m.id] != nil || m.knownRole != .spare)
             let d = described[m.id]
+            let seen = lastAnswer[m.id].map { now - $0 <= unreachableAfter } ?? false
+            let online = seen && (d != nil || m.knownRole != .spare)
             return RolePlanner.Member(id: m.id, role: m.knownRole ?? .spare, online: online,
                                       failureDomain: d?.failureDomain ?? 0, weight: d?.weight ?? 0)
         }
@@ -68,10 +68,5 @@ final class MemberPoll {
         config.dialTimeout = timeout
         config.requestTimeout = timeout
         return config
-    }
-
-    /// Whether `id` answered the last poll that asked it.
-    func answeredLately(_ id: UInt64) -> Bool {
-        lastAnswer[id].map { ContinuousClock.now - $0 <= unreachableAfter } ?? false
     }
 }

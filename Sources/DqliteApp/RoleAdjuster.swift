@@ -35,7 +35,7 @@ struct RoleAdjuster: Sendable {
             defer { c.close() }
             let members = try await c.cluster()
             client.setAddresses(members.map(\.address))
-            let myWeight = members.isEmpty ? 0 : (try? await c.describe().weight) ?? options.weight
+            let myWeight = (try? await c.describe().weight) ?? options.weight  // raised by a handover under way
             let view = await poll.poll(members, me: id, myDomain: options.failureDomain, myWeight: myWeight)
             let changes = RolePlanner.plan(view, voters: options.voters, standBys: options.standBys, leader: id)
             for change in changes {

@@ -196,11 +196,7 @@ public final class Node: @unchecked Sendable, GatewayHost {
             return true
         }) ?? false
         guard started else { return }
-        for _ in 0..<200 {
-            let busy = (try? await loop.run { () throws(NodeError) in self.engine.inFlight > 0 }) ?? false
-            if !busy { break }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+        await waitForInFlightApplies(upTo: .seconds(2))
         let _: NodeError? = await withCheckedContinuation { c in
             loop.submit {
                 self.engine.transfer(to: 0) { error in
@@ -208,6 +204,16 @@ public final class Node: @unchecked Sendable, GatewayHost {
                     c.resume(returning: error)
                 }
             }
+        }
+    }
+
+    /// Returns once no Raft apply of this node is in flight, or after `limit`.
+    private func waitForInFlightApplies(upTo limit: Duration) async {
+        let deadline = ContinuousClock.now + limit
+        while ContinuousClock.now < deadline {
+            let busy = (try? await loop.run { () throws(NodeError) in self.engine.inFlight > 0 }) ?? false
+            if !busy { return }
+            try? await Task.sleep(for: .milliseconds(10))
         }
     }
 
@@ -227,11 +233,7 @@ public final class Node: @unchecked Sendable, GatewayHost {
             self.engine.applyDeadlines?.close()
         }
         // Then let in-flight applies finish: C-Raft 0.15 crashes closing a leader with applies pending.
-        for _ in 0..<500 {
-            let busy = (try? await loop.run { () throws(NodeError) in self.engine.inFlight > 0 }) ?? false
-            if !busy { break }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
+        await waitForInFlightApplies(upTo: .seconds(5))
         let loop = self.loop
         await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
             loop.submit {
