@@ -55,13 +55,18 @@ let package = Package(
         // C-Raft's open segments written with zeros when allocated (see its source): linked into the node, it
         // lets appends overwrite blocks in place instead of waiting for the journal to convert them.
         .target(name: "CSegmentPrefill", path: "Sources/CSegmentPrefill"),
+        // Mutual TLS on OpenSSL (Debian's libssl-dev): client sessions on the client's own event loop, and
+        // tunnels on threads for the node's listener and its C-Raft streams, which it cannot wrap (issue 20).
+        .target(name: "CTLS", path: "Sources/CTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         // Protocol v1 codecs: pure values, no I/O.
         .target(name: "DqliteWire"),
         // The node: replicating VFS, FSM, Raft glue, gateway (issue 3; in progress).
-        .target(name: "DqliteNode", dependencies: ["DqliteWire", "DqliteClient", "CSQLite", "CRaft", "CUV", "CLZ4", .product(name: "Logging", package: "swift-log"),
+        .target(name: "DqliteNode", dependencies: ["DqliteWire", "DqliteClient", "CTLS", "CSQLite", "CRaft", "CUV", "CLZ4", .product(name: "Logging", package: "swift-log"),
                                                   .product(name: "CoreMetrics", package: "swift-metrics")]),
         // Async client: dial, leader discovery, retry, statements, rows, transactions, admin.
-        .target(name: "DqliteClient", dependencies: ["DqliteWire", "CLinuxEvents"]),
+        .target(name: "DqliteClient", dependencies: ["DqliteWire", "CLinuxEvents", "CTLS"]),
+        // Flags the executables share (TLS).
+        .target(name: "DqliteFlags", dependencies: ["DqliteClient", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         // The logic of the `dqlite` shell and of `dqlite-bench`; the executables only parse flags.
         .target(name: "DqliteShell", dependencies: ["DqliteClient", "CEditLine", "CSQLite"]),
         .target(name: "DqliteBench", dependencies: ["DqliteClient"]),
@@ -79,18 +84,18 @@ let package = Package(
         .target(name: "Checker"),
 
         .executableTarget(name: "dqlite", dependencies: [
-            "DqliteShell", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "DqliteFlags", "DqliteShell", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
         .executableTarget(name: "dqlite-bench", dependencies: [
-            "DqliteBench", "LocalCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "DqliteFlags", "DqliteBench", "LocalCluster", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         .target(name: "DemoServer", dependencies: ["DqliteApp", "DqliteClient", .product(name: "FlyingFox", package: "FlyingFox")]),
         .executableTarget(name: "dqlite-demo", dependencies: [
-            "DemoServer", "DqliteApp", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
+            "DqliteFlags", "DemoServer", "DqliteApp", .product(name: "ArgumentParser", package: "swift-argument-parser"), .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "dqlite-node", dependencies: [
-            "DqliteApp", "DqliteNode", "DqliteClient", "CAIODestroy", "CSegmentPrefill", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "DqliteFlags", "DqliteApp", "DqliteNode", "DqliteClient", "CAIODestroy", "CSegmentPrefill", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
 

@@ -14,6 +14,7 @@ packages=(
   python3                                               # the benchmark comparison script
   curl                                                  # the demo's test drives its HTTP API as its README does
   sqlite3                                               # backups are checked with the sqlite3 CLI
+  libssl-dev openssl                                    # TLS (OpenSSL), and certificates made for its tests and the bed
 )
 
 missing=()

@@ -9,8 +9,9 @@ enum ClusterJoin {
     /// stand-by (the node binary's policy before the app). Returns the role taken.
     @discardableResult
     static func join(id: UInt64, address: String, through addresses: [String], automaticRoles: Bool,
-                     alreadyJoinedIsEnough: Bool = false) async throws(DqliteError) -> NodeRole {
+                     alreadyJoinedIsEnough: Bool = false, tls: TLSContext?) async throws(DqliteError) -> NodeRole {
         var config = ClientConfig()
+        config.tls = tls
         config.leaderTimeout = .seconds(30)
         config.retry.retryBusy = true  // "configuration change already in progress" while another node joins
         let client = try DqliteClient(addresses: addresses, config: config)

@@ -64,7 +64,9 @@ public final class DqliteApp: Sendable {
         self.options = options
         self.directory = directory
         do {
-            client = try DqliteClient(addresses: [address] + cluster)
+            var config = ClientConfig()
+            config.tls = options.node.tls
+            client = try DqliteClient(addresses: [address] + cluster, config: config)
         } catch {
             await node.stop()
             directory.unlock()
@@ -78,7 +80,7 @@ public final class DqliteApp: Sendable {
             let deadline = ContinuousClock.now + options.joinTimeout
             while true {
                 do {
-                    let role = try await ClusterJoin.join(id: id, address: address, through: cluster, automaticRoles: options.automaticRoles)
+                    let role = try await ClusterJoin.join(id: id, address: address, through: cluster, automaticRoles: options.automaticRoles, tls: options.node.tls)
                     options.node.logger.info("node \(id) joined as \(role)")
                     break
                 } catch {
@@ -96,11 +98,12 @@ public final class DqliteApp: Sendable {
             // it finishes the join in the background once a leader answers; never fatal, as the cluster may
             // be restarting with it.
             let automatic = options.automaticRoles
+            let tls = options.node.tls
             startTask {
                 let deadline = ContinuousClock.now + .seconds(120)
                 while ContinuousClock.now < deadline && !Task.isCancelled {
                     if (try? await ClusterJoin.join(id: id, address: address, through: cluster, automaticRoles: automatic,
-                                                    alreadyJoinedIsEnough: true)) != nil { return }
+                                                    alreadyJoinedIsEnough: true, tls: tls)) != nil { return }
                     try? await Task.sleep(for: .milliseconds(500))
                 }
             }
@@ -159,7 +162,7 @@ public final class DqliteApp: Sendable {
         await setOwnWeight(UInt64.max)
         await node.handOverLeadership()
         guard options.automaticRoles else { return }
-        let poll = MemberPoll(unreachableAfter: options.unreachableAfter, graceForNewcomers: false)
+        let poll = MemberPoll(unreachableAfter: options.unreachableAfter, graceForNewcomers: false, tls: options.node.tls)
         for attempt in 1...5 {
             do {
                 let members = try await client.cluster()
@@ -205,7 +208,9 @@ public final class DqliteApp: Sendable {
     /// DESCRIBE's weight, set through the node's own wire API (it is kept in memory, as dqlite's).
     private func setOwnWeight(_ weight: UInt64) async {
         do {
-            let c = try await NodeClient.connect(to: address)
+            var config = ClientConfig()
+            config.tls = options.node.tls
+            let c = try await NodeClient.connect(to: address, config: config)
             defer { c.close() }
             try await c.setWeight(weight)
         } catch {

@@ -11,7 +11,10 @@ final class MemberPoll {
     /// loop: a node just started) or only once it answers (a handover choosing replacements).
     private let graceForNewcomers: Bool
 
-    init(unreachableAfter: Duration, graceForNewcomers: Bool = true) {
+    private let tls: TLSContext?
+
+    init(unreachableAfter: Duration, graceForNewcomers: Bool = true, tls: TLSContext? = nil) {
+        self.tls = tls
         self.unreachableAfter = unreachableAfter
         self.graceForNewcomers = graceForNewcomers
     }
@@ -20,7 +23,7 @@ final class MemberPoll {
     /// them as the planner sees them. A member never heard of before gets the full grace from now.
     func poll(_ members: [NodeInfo], me: UInt64, myDomain: UInt64, myWeight: UInt64,
               timeout: Duration = .milliseconds(500)) async -> [RolePlanner.Member] {
-        let config = Self.probeConfig(timeout)
+        let config = Self.probeConfig(timeout, tls: tls)
         let others = members.filter { $0.id != me }
         let answers = await withTaskGroup(of: (UInt64, (UInt64, UInt64)?).self) { group in
             for m in others {
@@ -63,8 +66,9 @@ final class MemberPoll {
         }
     }
 
-    private static func probeConfig(_ timeout: Duration) -> ClientConfig {
+    private static func probeConfig(_ timeout: Duration, tls: TLSContext?) -> ClientConfig {
         var config = ClientConfig()
+        config.tls = tls
         config.dialTimeout = timeout
         config.requestTimeout = timeout
         return config

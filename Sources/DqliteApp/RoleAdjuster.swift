@@ -21,7 +21,7 @@ struct RoleAdjuster: Sendable {
                 poll = nil  // a new term of leadership starts its own view (and its own grace)
                 continue
             }
-            let current = poll ?? MemberPoll(unreachableAfter: options.unreachableAfter)
+            let current = poll ?? MemberPoll(unreachableAfter: options.unreachableAfter, tls: options.node.tls)
             poll = current
             await adjust(current)
         }
@@ -30,6 +30,7 @@ struct RoleAdjuster: Sendable {
     private func adjust(_ poll: MemberPoll) async {
         var config = ClientConfig()
         config.requestTimeout = .seconds(10)
+        config.tls = options.node.tls
         do {
             let c = try await NodeClient.connect(to: address, config: config)
             defer { c.close() }

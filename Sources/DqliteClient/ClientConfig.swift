@@ -14,6 +14,8 @@ public struct ClientConfig: Sendable {
     public var maxMessageBytes: UInt64 = 256 << 20
     /// The client id sent in CLIENT.
     public var clientID: UInt64 = 0
+    /// Mutual TLS to every node (a cluster whose nodes run with TLS); nil: plain TCP.
+    public var tls: TLSContext?
 
     public init() {}
 }

@@ -60,7 +60,7 @@ struct LeaderFinder: Sendable {
             if Task.isCancelled { return nil }
             let wire: WireConnection
             do {
-                wire = try await WireConnection.dial(target, timeout: config.dialTimeout, maxMessageBytes: config.maxMessageBytes)
+                wire = try await WireConnection.dial(target, timeout: config.dialTimeout, maxMessageBytes: config.maxMessageBytes, tls: config.tls)
             } catch {
                 lastError = error.description
                 return nil

@@ -16,7 +16,7 @@ public final class NodeClient: Sendable {
 
     /// Dials `address` and registers as a client (CLIENT → WELCOME).
     public static func connect(to address: String, config: ClientConfig = ClientConfig()) async throws(DqliteError) -> NodeClient {
-        let wire = try await WireConnection.dial(address, timeout: config.dialTimeout, maxMessageBytes: config.maxMessageBytes)
+        let wire = try await WireConnection.dial(address, timeout: config.dialTimeout, maxMessageBytes: config.maxMessageBytes, tls: config.tls)
         let client = NodeClient(connection: wire, timeout: config.requestTimeout)
         do {
             try await client.register(clientID: config.clientID)

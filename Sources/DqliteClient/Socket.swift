@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 import CLinuxEvents
+import CTLS
 #elseif canImport(Darwin)
 import Darwin
 #endif
@@ -13,6 +14,8 @@ final class Socket {
     private var buffer: [UInt8]
     private var start = 0
     private var end = 0
+    /// The TLS session on `fd`, when the connection is secured (`secure(with:deadline:)`).
+    private var tls: OpaquePointer?
 
     private init(fd: Int32, loop: EventLoop) {
         self.fd = fd
@@ -20,7 +23,30 @@ final class Socket {
         buffer = [UInt8](repeating: 0, count: 64 * 1024)
     }
 
-    deinit { close(fd) }
+    deinit {
+        dq_tls_stream_free(tls)
+        close(fd)
+    }
+
+    /// Runs a TLS handshake as a client on the connected socket; from then on every byte goes through it.
+    func secure(with context: TLSContext, deadline: ContinuousClock.Instant) async throws(SocketError) {
+        guard let stream = dq_tls_stream_client(context.raw, fd) else { throw .tls("cannot create a TLS session") }
+        tls = stream
+        while true {
+            let rc = dq_tls_stream_handshake(stream)
+            if rc == 0 { return }
+            try await waitFor(Int(rc), deadline: deadline)
+        }
+    }
+
+    /// Waits as a TLS call asked (`DQ_TLS_WANT_*`), or throws its failure.
+    private func waitFor(_ rc: Int, deadline: ContinuousClock.Instant) async throws(SocketError) {
+        switch rc {
+        case Int(DQ_TLS_WANT_READ): try await loop.wait(fd: fd, for: EPOLLIN.rawValue, deadline: deadline)
+        case Int(DQ_TLS_WANT_WRITE): try await loop.wait(fd: fd, for: EPOLLOUT.rawValue, deadline: deadline)
+        default: throw .tls(String(cString: dq_tls_stream_error(tls)))
+        }
+    }
 
     /// Connects to `address` before `deadline`; every resolved address is tried in turn.
     static func connect(to address: NodeAddress, deadline: ContinuousClock.Instant, loop: EventLoop) async throws(SocketError) -> Socket {
@@ -111,6 +137,13 @@ final class Socket {
     /// Writes every byte or throws.
     func send(_ bytes: [UInt8], deadline: ContinuousClock.Instant) async throws(SocketError) {
         var sent = 0
+        if let tls {
+            while sent < bytes.count {
+                let n = bytes.withUnsafeBytes { dq_tls_stream_write(tls, $0.baseAddress! + sent, bytes.count - sent) }
+                if n > 0 { sent += n } else { try await waitFor(n, deadline: deadline) }
+            }
+            return
+        }
         while sent < bytes.count {
             let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + sent, bytes.count - sent, Int32(MSG_NOSIGNAL)) }
             if n > 0 {
@@ -150,6 +183,18 @@ final class Socket {
     private func fill(deadline: ContinuousClock.Instant, waitFirst: Bool) async throws(SocketError) {
         start = 0
         end = 0
+        if let tls {
+            if waitFirst && dq_tls_stream_pending(tls) == 0 { try await loop.wait(fd: fd, for: EPOLLIN.rawValue, deadline: deadline) }
+            while true {
+                let n = buffer.withUnsafeMutableBytes { dq_tls_stream_read(tls, $0.baseAddress!, $0.count) }
+                if n > 0 {
+                    end = n
+                    return
+                }
+                if n == 0 { throw .closedByPeer }
+                try await waitFor(n, deadline: deadline)
+            }
+        }
         if waitFirst { try await loop.wait(fd: fd, for: EPOLLIN.rawValue, deadline: deadline) }
         while true {
             let n = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
@@ -170,6 +215,7 @@ final class Socket {
     /// buffered here. A request would then never reach the server, so callers can tell "not sent" apart.
     func peerHasClosed() -> Bool {
         guard start == end else { return false }
+        if let tls, dq_tls_stream_pending(tls) > 0 { return false }
         var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
         guard poll(&pfd, 1, 0) > 0 else { return false }
         if pfd.revents & (Int16(POLLHUP) | Int16(POLLERR)) != 0 { return true }
@@ -186,6 +232,7 @@ enum SocketError: Error, CustomStringConvertible {
     case system(String, Int32)
     case timeout
     case closedByPeer
+    case tls(String)
 
     var description: String {
         switch self {
@@ -193,6 +240,7 @@ enum SocketError: Error, CustomStringConvertible {
         case let .system(call, code): "\(call): \(String(cString: strerror(code)))"
         case .timeout: "timed out"
         case .closedByPeer: "connection closed by the server"
+        case .tls(let m): "TLS: \(m)"
         }
     }
 }

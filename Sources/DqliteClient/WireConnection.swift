@@ -23,11 +23,12 @@ public final class WireConnection: @unchecked Sendable {
 
     /// Connects and sends the protocol version word (v1; the server answers nothing).
     public static func dial(_ address: String, timeout: Duration, maxMessageBytes: UInt64 = WireLimits.defaultMaxMessageBytes,
-                            loop: EventLoop = .shared) async throws(DqliteError) -> WireConnection {
+                            tls: TLSContext? = nil, loop: EventLoop = .shared) async throws(DqliteError) -> WireConnection {
         let target = try NodeAddress(parsing: address)
         let deadline = ContinuousClock.now + timeout
         do {
             let s = try await Socket.connect(to: target, deadline: deadline, loop: loop)
+            if let tls { try await s.secure(with: tls, deadline: deadline) }
             try await s.send(ProtocolVersion.v1.encoded, deadline: deadline)
             return WireConnection(address: address, socket: s, maxMessageBytes: maxMessageBytes)
         } catch {

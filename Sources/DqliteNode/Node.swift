@@ -1,5 +1,6 @@
 import CSQLite
 import CUV
+import DqliteClient
 import DqliteWire
 import Synchronization
 
@@ -54,11 +55,13 @@ public final class Node: @unchecked Sendable, GatewayHost {
             if settings.applyTimeoutMs > 0 { node.engine.applyDeadlines = ApplyDeadlines(loop: node.loop, timeoutMs: settings.applyTimeoutMs) }
             node.engine.unsafeAckBeforeCommit = settings.unsafeAckBeforeCommit
             if !settings.staleReads {
-                node.engine.readConfirmation = ReadConfirmation(engine: node.engine, probes: TermProbes(timeout: .milliseconds(Int(settings.electionTimeoutMs))),
+                node.engine.readConfirmation = ReadConfirmation(engine: node.engine, probes: TermProbes(timeout: .milliseconds(Int(settings.electionTimeoutMs)), tls: settings.tls),
                                                                 checkClocks: !settings.unsafeLeaseAnyClock)
             }
             node.vfs.onWriteLockReleased = { [unowned queue] database in queue.released(database) }
             node.listener = Listener(loop: node.loop.loop, transport: node.engine.transport)
+            node.listener.tls = settings.tls
+            node.engine.transport.tls = settings.tls
             node.listener.metrics = node.engine.metrics
             node.listener.isPeer = { [unowned node] id, address in
                 let members = node.engine.configuration

@@ -42,6 +42,14 @@ public actor ProcessCluster {
     private let environment: @Sendable (Int) -> [String: String]
     /// Flags for swift node `i` alone (a failure domain, say), after the cluster's own.
     private let nodeFlags: @Sendable (Int) -> [String]
+    /// How this cluster's own checks reach the nodes, when they run with TLS (the nodes' flags say so).
+    public let tls: TLSContext?
+    /// A client configuration that reaches the nodes (with `tls`).
+    public var clientConfig: ClientConfig {
+        var c = ClientConfig()
+        c.tls = tls
+        return c
+    }
 
     /// Where the nodes listen and how their processes start: loopback ports by default; the chaos runner's
     /// netns mode gives each node an address in its own network namespace and starts it in there.
@@ -74,7 +82,8 @@ public actor ProcessCluster {
     public static func start(nodes count: Int = 3, kind: Kind = .realDqlite, readyTimeout: Duration = .seconds(90),
                              placement: Placement = .loopback,
                              environment: @escaping @Sendable (Int) -> [String: String] = { _ in [:] },
-                             nodeFlags: @escaping @Sendable (Int) -> [String] = { _ in [] }) async throws -> ProcessCluster {
+                             nodeFlags: @escaping @Sendable (Int) -> [String] = { _ in [] },
+                             tls: TLSContext? = nil) async throws -> ProcessCluster {
         let executable: String = switch kind {
         case .realDqlite: ProcessInfo.processInfo.environment["DQLITE_DEMO"] ?? "/usr/bin/dqlite-demo"
         case .swiftNode(let path, _): path
@@ -101,7 +110,7 @@ public actor ProcessCluster {
                               apiAddress: "127.0.0.1:\(try freeLoopbackPort())", dir: dir))
         }
         let cluster = ProcessCluster(nodes: nodes, root: root, executable: executable, kind: kind, placement: placement,
-                                     environment: environment, nodeFlags: nodeFlags)
+                                     environment: environment, nodeFlags: nodeFlags, tls: tls)
         do {
             // Joiners are started once node 1 answers: go-dqlite's app gives up at once when the node it
             // joins through is not listening yet (seen on a loaded machine).
@@ -117,7 +126,9 @@ public actor ProcessCluster {
     }
 
     private init(nodes: [Node], root: String, executable: String, kind: Kind, placement: Placement,
-                 environment: @escaping @Sendable (Int) -> [String: String], nodeFlags: @escaping @Sendable (Int) -> [String]) {
+                 environment: @escaping @Sendable (Int) -> [String: String], nodeFlags: @escaping @Sendable (Int) -> [String],
+                 tls: TLSContext?) {
+        self.tls = tls
         self.environment = environment
         self.nodeFlags = nodeFlags
         self.nodes = nodes
@@ -211,7 +222,8 @@ public actor ProcessCluster {
     }
 
     /// The index of the node the cluster reports as leader.
-    public func leaderIndex(config: ClientConfig = ClientConfig()) async throws -> Int {
+    public func leaderIndex(config: ClientConfig? = nil) async throws -> Int {
+        let config = config ?? clientConfig
         let live = allNodes.filter { processes[$0.index] != nil }.map(\.address)
         let address = try await DqliteClient(addresses: live, config: config).leaderAddress()
         guard let node = allNodes.first(where: { $0.address == address }) else { throw LocalClusterError.notReady("unknown leader \(address)") }
@@ -245,7 +257,7 @@ public actor ProcessCluster {
     /// Waits until node `index` accepts dqlite connections (or has exited).
     private func waitUntilListening(_ index: Int, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
-        var config = ClientConfig()
+        var config = clientConfig
         config.dialTimeout = .milliseconds(500)
         config.requestTimeout = .seconds(2)
         while ContinuousClock.now < deadline {
@@ -263,7 +275,7 @@ public actor ProcessCluster {
 
     private func waitUntilReady(timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
-        var config = ClientConfig()
+        var config = clientConfig
         config.leaderTimeout = .seconds(2)
         config.retry = .none
         var last = "no answer yet"

@@ -1,6 +1,7 @@
 import ArgumentParser
-import DqliteBench
 import DqliteClient
+import DqliteFlags
+import DqliteBench
 import Foundation
 import LocalCluster
 
@@ -53,6 +54,9 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Also write every successful operation's start and latency (ms, CSV) to this file, to see when the slow ones happened.")
     var timeline: String?
 
+    @OptionGroup(title: "Mutual TLS (a cluster whose nodes run with TLS)")
+    var tls: TLSOptions
+
     func validate() throws {
         guard Workload(rawValue: workload) != nil else { throw ValidationError("unknown workload '\(workload)': use kvwrite, kvreadwrite or kvread") }
         guard workers > 0 else { throw ValidationError("--workers must be at least 1") }
@@ -84,7 +88,9 @@ struct BenchCommand: AsyncParsableCommand {
             options.seed = seed
             options.prepared = prepared
             options.keepTimeline = timeline != nil
-            let report = try await Benchmark.run(options)
+            var config = ClientConfig()
+            config.tls = try tls.context()
+            let report = try await Benchmark.run(options, config: config)
             print(report.text())
             if let results { try (report.json() + "\n").write(toFile: results, atomically: true, encoding: .utf8) }
             if let timeline { try report.timelineCSV().write(toFile: timeline, atomically: true, encoding: .utf8) }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DemoServer
 import DqliteApp
+import DqliteFlags
 import Foundation
 import Logging
 
@@ -33,6 +34,12 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(name: .shortAndLong, help: "Log the node's debug messages.")
     var verbose = false
 
+    @Option(help: "Serve the node's metrics in Prometheus's text format at http://HOST:PORT/metrics.")
+    var metrics: String?
+
+    @OptionGroup(title: "Mutual TLS between the nodes and for their clients (go-dqlite's demo takes --cert and --key)")
+    var tls: TLSOptions
+
     func validate() throws {
         for (flag, value) in [("--api", api), ("--db", db)] + join.map { ("--join", $0) } {
             guard let colon = value.lastIndex(of: ":"), UInt16(value[value.index(after: colon)...]) != nil else {
@@ -50,6 +57,8 @@ struct DemoCommand: AsyncParsableCommand {
         let logger = Logger(label: "dqlite-demo")
         var options = DqliteAppOptions()
         options.node.logger = logger
+        options.node.tls = try tls.context { logger.warning("\($0)") }
+        options.metricsAddress = metrics
         let app = try await DqliteApp(dir: dir + "/" + db, address: db, cluster: join.flatMap { $0.split(separator: ",").map(String.init) },
                                       options: options)
         try await app.ready()

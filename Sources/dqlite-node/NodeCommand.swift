@@ -1,4 +1,5 @@
 import ArgumentParser
+import DqliteFlags
 import CAIODestroy
 import CSegmentPrefill
 import DqliteApp
@@ -114,6 +115,9 @@ struct RunNode: AsyncParsableCommand {
     @Option(help: "Serve metrics in Prometheus's text format at http://HOST:PORT/metrics.")
     var metrics: String?
 
+    @OptionGroup(title: "Mutual TLS for clients and peers on --address (plain TCP without)")
+    var tls: TLSOptions
+
     @Flag(help: "The leader manages roles as go-dqlite's app: --voters voters and --stand-bys stand-bys, spread over failure domains; an unreachable member's role goes to an online one.")
     var autoRoles = false
 
@@ -173,6 +177,7 @@ struct RunNode: AsyncParsableCommand {
         settings.installSnapshotTimeoutMs = installSnapshotTimeout
         NodeLog.start(level: Logger.Level(rawValue: logLevel) ?? .info)
         settings.logger = NodeLog.logger
+        settings.tls = try tls.context { NodeLog.logger.warning("\($0)") }
         var options = DqliteAppOptions()
         options.id = id
         options.node = settings

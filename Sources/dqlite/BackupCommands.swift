@@ -22,7 +22,7 @@ struct BackupCommand: AsyncParsableCommand {
     var file: String
 
     func run() async throws {
-        let client = try DqliteClient(addresses: cluster.addresses, config: cluster.config)
+        let client = try DqliteClient(addresses: cluster.addresses, config: try cluster.config())
         do {
             let s = try await Backup.backup(client: client, database: database, to: file, overwrite: force)
             print("backed up \(database) from \(s.leader) to \(file): \(s.tables) tables, \(s.rows) rows, \(s.bytes) bytes")
@@ -59,7 +59,7 @@ struct RestoreCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let client = try DqliteClient(addresses: cluster.addresses, config: cluster.config)
+        let client = try DqliteClient(addresses: cluster.addresses, config: try cluster.config())
         do {
             let s = try await Backup.restore(client: client, database: database, from: file, replace: force, batch: batch)
             print("restored \(file) into \(database) through \(s.leader): \(s.tables) tables, \(s.rows) rows")

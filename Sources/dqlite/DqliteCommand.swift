@@ -1,5 +1,6 @@
 import ArgumentParser
 import DqliteClient
+import DqliteFlags
 import DqliteShell
 #if canImport(Glibc)
 import Glibc
@@ -23,6 +24,9 @@ struct ClusterOptions: ParsableArguments {
     @Option(name: .long, help: "Seconds to wait for the leader and for each request.")
     var timeout: Double = 10
 
+    @OptionGroup(title: "Mutual TLS (a cluster whose nodes run with TLS)")
+    var tls: TLSOptions
+
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
         guard !addresses.isEmpty else { throw ValidationError("give the cluster's servers with -s HOST:PORT[,HOST:PORT...]") }
@@ -30,11 +34,12 @@ struct ClusterOptions: ParsableArguments {
 
     var addresses: [String] { servers.flatMap { $0.split(separator: ",").map(String.init) } }
 
-    var config: ClientConfig {
+    func config() throws -> ClientConfig {
         var config = ClientConfig()
         config.leaderTimeout = .milliseconds(Int(timeout * 1000))
         config.requestTimeout = .milliseconds(Int(timeout * 1000))
         config.retry.deadline = .milliseconds(Int(timeout * 1000))
+        config.tls = try tls.context()
         return config
     }
 }
@@ -55,6 +60,9 @@ struct ShellCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Seconds to wait for the leader and for each request.")
     var timeout: Double = 10
 
+    @OptionGroup(title: "Mutual TLS (a cluster whose nodes run with TLS)")
+    var tls: TLSOptions
+
     @Argument(help: "The database name.")
     var database: String
 
@@ -70,6 +78,7 @@ struct ShellCommand: AsyncParsableCommand {
         config.leaderTimeout = .milliseconds(Int(timeout * 1000))
         config.requestTimeout = .milliseconds(Int(timeout * 1000))
         config.retry.deadline = .milliseconds(Int(timeout * 1000))
+        config.tls = try tls.context()
         let addresses = servers.flatMap { $0.split(separator: ",").map(String.init) }
         let shell: Shell
         do {

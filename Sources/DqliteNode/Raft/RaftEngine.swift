@@ -6,6 +6,7 @@ import Synchronization
 import Logging
 import CSQLite
 import CUV
+import DqliteClient
 import DqliteWire
 
 /// Settings of one node.
@@ -35,6 +36,9 @@ public struct NodeSettings: Sendable {
     /// How long a write waits for its Raft entry to commit before it is answered with "commit timed out"
     /// (outcome unknown: the entry may still commit). 0: it waits for Raft (a step-down) or the client.
     public var applyTimeoutMs: UInt32 = 10_000
+    /// Mutual TLS for every connection on the node's address, clients' and peers', and for those it makes
+    /// (see `TLSContext`); nil: plain TCP, as C dqlite.
+    public var tls: TLSContext?
     /// Serve reads without confirming leadership first (C dqlite's behaviour: a deposed leader may answer
     /// from a stale state for up to an election timeout). Off: reads are linearizable.
     public var staleReads = false

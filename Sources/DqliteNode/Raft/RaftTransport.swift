@@ -2,7 +2,9 @@
 import Glibc
 #endif
 import CRaft
+import CTLS
 import CUV
+import DqliteClient
 import DqliteWire
 
 /// C-Raft's transport over the node's one address (reference/craft-transport.md): dialling sends the
@@ -16,6 +18,8 @@ final class RaftTransport {
     private var acceptCallback: raft_uv_accept_cb?
     private var dials: [ObjectIdentifier: Dial] = [:]
     private var closing = false
+    /// Mutual TLS to peers; nil: plain TCP.
+    var tls: TLSContext?
 
     init(loop: UnsafeMutablePointer<uv_loop_t>) {
         self.loop = loop
@@ -71,7 +75,7 @@ final class RaftTransport {
         guard let target = SocketAddress(address) else { return RAFT_NOCONNECTION }
         let d = Dial(transport: self, req: req, handshake: handshake)
         dials[ObjectIdentifier(d)] = d
-        d.start(target)
+        if let tls { d.start(through: tls, to: address) } else { d.start(target) }
         return 0
     }
 
@@ -82,6 +86,7 @@ final class RaftTransport {
 private final class Dial {
     unowned let transport: RaftTransport
     let req: UnsafeMutablePointer<raft_uv_connect>
+    /// A TCP handle, or a pipe to a TLS tunnel (either fits: see `Listener.newStream`).
     let tcp: UnsafeMutablePointer<uv_tcp_t>
     let connectReq = UnsafeMutablePointer<uv_connect_t>.allocate(capacity: 1)
     let writeReq = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
@@ -93,7 +98,7 @@ private final class Dial {
         self.transport = transport
         self.req = req
         // Raft frees the stream it is given with raft_free, so it must come from raft_malloc.
-        tcp = raft_malloc(MemoryLayout<uv_tcp_t>.size)!.bindMemory(to: uv_tcp_t.self, capacity: 1)
+        tcp = Listener.newStream().bindMemory(to: uv_tcp_t.self, capacity: 1)
         bytes = .allocate(byteCount: handshake.count, alignment: 8)
         bytes.copyBytes(from: handshake)
     }
@@ -117,6 +122,25 @@ private final class Dial {
             }
         }
         if rc != 0 { fail(RAFT_NOCONNECTION) }
+    }
+
+    /// Over TLS: Raft gets the plain end of a socketpair at once, and a tunnel dials the peer. A dial or a
+    /// handshake that fails closes the tunnel, and Raft sees its stream end as it would a connection that
+    /// broke (it dials again later).
+    func start(through tls: TLSContext, to address: String) {
+        var pair: [Int32] = [0, 0]
+        let kind = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue)
+        let pipe = UnsafeMutableRawPointer(tcp).assumingMemoryBound(to: uv_pipe_t.self)
+        uv_pipe_init(transport.loop, pipe, 0)
+        tcp.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        guard socketpair(AF_UNIX, kind, 0, &pair) == 0 else { return fail(RAFT_NOCONNECTION) }
+        guard uv_pipe_open(pipe, pair[0]) == 0 else {
+            Glibc.close(pair[0])
+            Glibc.close(pair[1])
+            return fail(RAFT_NOCONNECTION)
+        }
+        guard dq_tls_tunnel_dial(tls.raw, address, pair[1], 5000) == 0 else { return fail(RAFT_NOCONNECTION) }
+        connected(0)
     }
 
     private func connected(_ status: Int32) {

@@ -19,8 +19,9 @@ final class TermProbes: Sendable {
     static let slots = 4
     private let config: ClientConfig
 
-    init(timeout: Duration) {
+    init(timeout: Duration, tls: TLSContext? = nil) {
         var c = ClientConfig()
+        c.tls = tls
         c.dialTimeout = timeout
         c.requestTimeout = timeout
         config = c

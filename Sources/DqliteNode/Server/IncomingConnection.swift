@@ -8,7 +8,8 @@ import DqliteWire
 /// One accepted connection. It reads exactly the bytes it needs (never past the handshake, since after a
 /// CONNECT the next byte belongs to Raft), then becomes a Raft stream or a client connection.
 final class IncomingConnection {
-    let handle: UnsafeMutablePointer<uv_tcp_t>
+    /// A TCP handle, or a pipe on the plain end of a TLS tunnel; from raft_malloc, as Raft frees it.
+    let handle: UnsafeMutablePointer<uv_stream_t>
     unowned let listener: Listener
     /// Largest body accepted before the connection is classified (a CONNECT body is an id and an address).
     static let maxHandshakeBody = 4096
@@ -28,14 +29,14 @@ final class IncomingConnection {
 
     private enum Phase { case version, header, body(MessageHeader) }
 
-    init(handle: UnsafeMutablePointer<uv_tcp_t>, listener: Listener) {
+    init(handle: UnsafeMutablePointer<uv_stream_t>, listener: Listener) {
         self.handle = handle
         self.listener = listener
     }
 
     deinit { buffer.deallocate() }
 
-    var stream: UnsafeMutablePointer<uv_stream_t> { UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_stream_t.self) }
+    var stream: UnsafeMutablePointer<uv_stream_t> { handle }
 
     func start() {
         handle.pointee.data = Unmanaged.passUnretained(self).toOpaque()

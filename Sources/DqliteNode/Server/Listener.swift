@@ -2,12 +2,15 @@
 import Glibc
 #endif
 import CRaft
+import CTLS
 import CUV
+import DqliteClient
 import DqliteWire
 
 /// The node's one TCP listener, shared by Raft peers and clients (DESIGN.md decision 3). Every accepted
 /// connection first sends the protocol version word and a message header; a CONNECT message makes it a Raft
-/// peer stream, anything else a client.
+/// peer stream, anything else a client. With TLS, a server of the TLS layer listens instead: it checks each
+/// connection's certificate on a thread of its own and passes the plain end of its tunnel here.
 final class Listener {
     let server = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
     let loop: UnsafeMutablePointer<uv_loop_t>
@@ -24,15 +27,24 @@ final class Listener {
     /// that a joining node can hear from the leader).
     var isPeer: (UInt64, String) -> Bool = { _, _ in true }
     private var closed = false
+    /// Mutual TLS on the address (set before `listen`); nil: plain TCP.
+    var tls: TLSContext?
+    private var tlsServer: OpaquePointer?
+    private let tlsReady = UnsafeMutablePointer<uv_poll_t>.allocate(capacity: 1)
+    private var tlsReadyStarted = false
 
     init(loop: UnsafeMutablePointer<uv_loop_t>, transport: RaftTransport) {
         self.loop = loop
         self.transport = transport
     }
 
-    deinit { server.deallocate() }
+    deinit {
+        server.deallocate()
+        if !tlsReadyStarted { tlsReady.deallocate() }  // else its close callback frees it
+    }
 
     func listen(on address: String) throws(NodeError) {
+        if let tls { return try listenWithTLS(on: address, tls) }
         guard let target = SocketAddress(address) else { throw .invalid("bad address \(address): expected HOST:PORT with a numeric host") }
         uv_tcp_init(loop, server)
         server.pointee.data = Unmanaged.passUnretained(self).toOpaque()
@@ -49,9 +61,47 @@ final class Listener {
         }
     }
 
+    private func listenWithTLS(on address: String, _ tls: TLSContext) throws(NodeError) {
+        var error = [CChar](repeating: 0, count: 512)
+        guard let s = dq_tls_server_start(tls.raw, address, &error, error.count) else { throw .system(error.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }) }
+        tlsServer = s
+        tlsReadyStarted = true
+        uv_poll_init(loop, tlsReady, dq_tls_server_event_fd(s))
+        tlsReady.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        uv_poll_start(tlsReady, Int32(UV_READABLE.rawValue)) { p, _, _ in
+            Unmanaged<Listener>.fromOpaque(p!.pointee.data).takeUnretainedValue().adoptTunnels()
+        }
+    }
+
+    /// The plain ends of connections the TLS layer authenticated become connections like accepted ones.
+    private func adoptTunnels() {
+        guard let s = tlsServer else { return }
+        while true {
+            let fd = dq_tls_server_take(s)
+            guard fd >= 0 else { return }
+            guard !closed else {
+                Glibc.close(fd)
+                continue
+            }
+            let pipe = Listener.newStream().bindMemory(to: uv_pipe_t.self, capacity: 1)
+            uv_pipe_init(loop, pipe, 0)
+            let stream = UnsafeMutableRawPointer(pipe).assumingMemoryBound(to: uv_stream_t.self)
+            guard uv_pipe_open(pipe, fd) == 0 else {
+                Glibc.close(fd)
+                uv_close(UnsafeMutableRawPointer(pipe).assumingMemoryBound(to: uv_handle_t.self)) { raft_free($0) }
+                continue
+            }
+            start(stream)
+        }
+    }
+
+    /// Memory for a stream handle, TCP or pipe (C-Raft frees the streams it is given with raft_free).
+    static func newStream() -> UnsafeMutableRawPointer {
+        raft_malloc(max(MemoryLayout<uv_tcp_t>.size, MemoryLayout<uv_pipe_t>.size))!
+    }
+
     private func accept() {
-        // Raft frees the streams it is given with raft_free, so every accepted handle comes from raft_malloc.
-        let client = raft_malloc(MemoryLayout<uv_tcp_t>.size)!.bindMemory(to: uv_tcp_t.self, capacity: 1)
+        let client = Listener.newStream().bindMemory(to: uv_tcp_t.self, capacity: 1)
         uv_tcp_init(loop, client)
         guard uv_accept(UnsafeMutableRawPointer(server).assumingMemoryBound(to: uv_stream_t.self),
                         UnsafeMutableRawPointer(client).assumingMemoryBound(to: uv_stream_t.self)) == 0, !closed else {
@@ -59,7 +109,11 @@ final class Listener {
             return
         }
         uv_tcp_nodelay(client, 1)
-        let c = IncomingConnection(handle: client, listener: self)
+        start(UnsafeMutableRawPointer(client).assumingMemoryBound(to: uv_stream_t.self))
+    }
+
+    private func start(_ stream: UnsafeMutablePointer<uv_stream_t>) {
+        let c = IncomingConnection(handle: stream, listener: self)
         connections[ObjectIdentifier(c)] = c
         c.start()
     }
@@ -83,6 +137,11 @@ final class Listener {
         closed = true
         if uv_is_active(UnsafeMutableRawPointer(server).assumingMemoryBound(to: uv_handle_t.self)) != 0 {
             uv_close(UnsafeMutableRawPointer(server).assumingMemoryBound(to: uv_handle_t.self), nil)
+        }
+        if let s = tlsServer {
+            uv_close(UnsafeMutableRawPointer(tlsReady).assumingMemoryBound(to: uv_handle_t.self)) { UnsafeMutableRawPointer($0!).deallocate() }
+            tlsServer = nil
+            dq_tls_server_stop(s)
         }
         for c in Array(connections.values) { c.close() }
     }
