@@ -56,10 +56,10 @@ class Nodes:
             self.procs.append(subprocess.Popen(args(i, addr, d, self.addresses), stdout=log, stderr=subprocess.STDOUT,
                                                stdin=subprocess.DEVNULL))
 
-    def wait_voters(self, timeout=90):
+    def wait_voters(self, timeout=90, shell_args=()):
         deadline = time.time() + timeout
         while time.time() < deadline:
-            r = subprocess.run([GO_SHELL, "-s", ",".join(self.addresses), "benchmark", ".cluster"],
+            r = subprocess.run([GO_SHELL, "-s", ",".join(self.addresses)] + list(shell_args) + ["benchmark", ".cluster"],
                                capture_output=True, text=True, timeout=30)
             if r.returncode == 0 and r.stdout.count("|voter") == 3:
                 return
@@ -142,21 +142,39 @@ class SwiftNodes(Nodes):
 
     def __init__(self, root, name, binary, extra=()):
         def args(i, addr, d, addresses):
+            # "{port}" in a flag becomes a free port of this node's own (--metrics 127.0.0.1:{port}).
             return ([binary, "--id", str(i + 1), "--address", addr, "--dir", d] + (["--join", addresses[0]] if i > 0 else [])
-                    + list(extra))
+                    + [x.replace("{port}", str(free_port())) for x in extra])
         self.launch(root, name, args)
 
 
-def run_ours(root, bench, workers, duration, workload, node_binary=None, node_args=()):
+def make_certificates(root):
+    """A CA and a cluster certificate (DNS name dqlite) with the openssl CLI: (ca, cert, key)."""
+    d = os.path.join(root, "tls")
+    os.makedirs(d, exist_ok=True)
+    ca, cert, key, csr, ext = (os.path.join(d, f) for f in ("ca.crt", "cluster.crt", "cluster.key", "cluster.csr", "ext"))
+    open(ext, "w").write("subjectAltName=DNS:dqlite\nextendedKeyUsage=serverAuth,clientAuth\n")
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    for cmd in (["req", "-x509"] + ec + ["-days", "30", "-subj", "/CN=bench CA", "-keyout", os.path.join(d, "ca.key"), "-out", ca],
+                ["req"] + ec + ["-subj", "/CN=dqlite", "-keyout", key, "-out", csr],
+                ["x509", "-req", "-in", csr, "-CA", ca, "-CAkey", os.path.join(d, "ca.key"), "-CAcreateserial", "-days", "30",
+                 "-extfile", ext, "-out", cert]):
+        subprocess.run(["openssl"] + cmd, check=True, capture_output=True)
+    return ca, cert, key
+
+
+def run_ours(root, bench, workers, duration, workload, node_binary=None, node_args=(), tls=None):
+    """tls: (ca, cert, key) for a cluster of our nodes with mutual TLS; the bench and the go shell use it too."""
+    tls_flags = ["--tls-ca", tls[0], "--tls-cert", tls[1], "--tls-key", tls[2]] if tls else []
     if node_binary:
-        n = SwiftNodes(root, f"swiftnode-{workload}-{workers}-{time.time_ns()}", node_binary, node_args)
+        n = SwiftNodes(root, f"swiftnode-{workload}-{workers}-{time.time_ns()}", node_binary, list(node_args) + tls_flags)
     else:
         n = Nodes(root, f"swift-{workload}-{workers}-{time.time_ns()}")
     try:
-        n.wait_voters()
+        n.wait_voters(shell_args=["-c", tls[1], "-k", tls[2]] if tls else [])
         results = os.path.join(n.root, "results.json")
         r = subprocess.run([bench, "--cluster", ",".join(n.addresses), "--workers", str(workers), "--duration",
-                            str(duration), "--workload", workload, "--results", results],
+                            str(duration), "--workload", workload, "--results", results] + tls_flags,
                            capture_output=True, text=True, timeout=duration + 180)
         if r.returncode != 0:
             raise RuntimeError(f"dqlite-bench failed: {r.stdout}{r.stderr}")
@@ -190,6 +208,8 @@ def main():
     ap.add_argument("--node-args", default="", help="extra flags for every dqlite-node (e.g. '--stale-reads')")
     ap.add_argument("--only-node", action="store_true", help="benchmark our dqlite-node cluster only (quick checks)")
     ap.add_argument("--stale-too", action="store_true", help="also benchmark our dqlite-node with --stale-reads (C dqlite's reads)")
+    ap.add_argument("--tls-too", action="store_true", help="also benchmark our dqlite-node with mutual TLS (nodes and bench)")
+    ap.add_argument("--metrics-too", action="store_true", help="also benchmark our dqlite-node serving --metrics (Prometheus backend on)")
     a = ap.parse_args()
     for exe in (GO_BENCH, GO_SHELL, a.bench):
         if not os.access(exe, os.X_OK):
@@ -205,6 +225,13 @@ def main():
     if os.access(a.node, os.X_OK):
         configs.append(("swift dqlite-bench on swift dqlite-node",
                         lambda w: run_ours(root, a.bench, w, a.duration, a.workload, a.node, a.node_args.split())))
+        if a.tls_too:
+            certs = make_certificates(root)
+            configs.append(("swift bench on swift node over TLS",
+                            lambda w: run_ours(root, a.bench, w, a.duration, a.workload, a.node, a.node_args.split(), tls=certs)))
+        if a.metrics_too:
+            configs.append(("swift bench on swift node --metrics",
+                            lambda w: run_ours(root, a.bench, w, a.duration, a.workload, a.node, a.node_args.split() + ["--metrics", "127.0.0.1:{port}"])))
         if a.stale_too:
             configs.append(("swift bench on swift node --stale-reads",
                             lambda w: run_ours(root, a.bench, w, a.duration, a.workload, a.node, a.node_args.split() + ["--stale-reads"])))
@@ -238,6 +265,10 @@ def main():
                 print(f"{w:>7} {kind:<5} {name:<40} {ops[name]:>8.1f} {median(runs, 'p50_ms'):>7.2f} {median(runs, 'p90_ms'):>7.2f} "
                       f"{median(runs, 'p99_ms'):>7.2f} {median(runs, 'max_ms'):>7.1f} {med_errors(runs, 'locked/busy'):>7} "
                       f"{med_errors(runs, 'not leader'):>6} {med_errors(runs, 'other'):>5} {cpu:>9}")
+            node = ops.get("swift dqlite-bench on swift dqlite-node")
+            for name in ("swift bench on swift node over TLS", "swift bench on swift node --metrics"):
+                if name in ops and node:
+                    print(f"{w:>7} {kind:<5} {'ratio ' + name[20:] + ' / plain node':<40} {ops[name] / node:>8.2f}")
             swift = ops.get("swift dqlite-bench")
             if swift is None:  # --only-node: nothing to compare with in this run
                 continue

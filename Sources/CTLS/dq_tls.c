@@ -185,7 +185,8 @@ static void describe_failure(SSL *ssl, int rc, char *out, size_t len) {
         ERR_error_string_n(e, reason, sizeof reason);
         /* What a plain-TCP dqlite client's first bytes look like to a TLS server. */
         int plain = ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER && SSL_is_server(ssl);
-        snprintf(out, len, "%s%s", plain ? "not TLS (a client without TLS?): " : "", reason);
+        int cut = ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING;
+        snprintf(out, len, "%s%s", plain ? "not TLS (a client without TLS?): " : cut ? "closed during the handshake: " : "", reason);
     } else if (kind == SSL_ERROR_SYSCALL) {
         snprintf(out, len, "connection closed during the handshake%s%s", errno ? ": " : "", errno ? strerror(errno) : "");
     } else {

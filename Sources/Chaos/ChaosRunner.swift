@@ -104,9 +104,13 @@ public enum ChaosRunner {
         let cluster: ProcessCluster
         do {
             let placement = disk?.wrap(net.placement) ?? net.placement
+            let certificates = s.cluster.tls ? try ClusterCertificates.make(in: o.outputDirectory + "/tls") : nil
+            if certificates != nil { o.say("TLS: mutual, every node and client with the certificates in tls/") }
             cluster = try await ProcessCluster.start(nodes: s.cluster.nodes, kind: target.processKind,
                                                      placement: power?.wrap(placement) ?? placement,
-                                                     environment: { clocks?.environment($0) ?? [:] })
+                                                     environment: { clocks?.environment($0) ?? [:] },
+                                                     nodeFlags: { _ in certificates?.flags ?? [] },
+                                                     tls: try certificates.map { try TLSContext($0.files) })
         } catch {
             power?.stop()
             net.remove()
@@ -150,7 +154,7 @@ public enum ChaosRunner {
     private static func drive(_ o: RunOptions, plan: [PlannedFault], cluster: ProcessCluster, target: ChaosTarget, network: NetworkNemesis?,
                               disk: DiskFaults?, clocks: ClockFaults?, power: PowerLossDisks?, isolation: String, reproduce: String) async throws -> RunRecord {
         let s = o.scenario
-        let clients = try WorkloadClients(spec: s.workload, addresses: cluster.addresses)
+        let clients = try WorkloadClients(spec: s.workload, addresses: cluster.addresses, tls: cluster.tls)
         let client = clients.shared
 
         let start = ContinuousClock.now
@@ -175,7 +179,7 @@ public enum ChaosRunner {
         let end = start + .seconds(s.durationS)
         let root = SeededRandom(seed: o.seed)
         var crashes: [Int] = []
-        let initialLeader = try? await cluster.leaderIndex(config: Nemesis.quickConfig)
+        let initialLeader = try? await cluster.leaderIndex(config: Nemesis.quickConfig(cluster.tls))
         var leaderChanged = false
 
         await withTaskGroup(of: Void.self) { group in
@@ -187,7 +191,7 @@ public enum ChaosRunner {
             while ContinuousClock.now < end {
                 try? await Task.sleep(for: .seconds(min(3, max(0.1, s.durationS / 4))))
                 crashes += await nemesis.reapCrashes()
-                let leader = try? await cluster.leaderIndex(config: Nemesis.quickConfig)
+                let leader = try? await cluster.leaderIndex(config: Nemesis.quickConfig(cluster.tls))
                 if let leader, let initialLeader, leader != initialLeader { leaderChanged = true }
                 let (ok, fail, info) = await stats.snapshot
                 let faults = await nemesis.current
@@ -228,7 +232,7 @@ public enum ChaosRunner {
             let deadline = ContinuousClock.now + .seconds(15)
             let scratch = o.outputDirectory + "/.dump-n\(i + 1)"
             repeat {
-                if let path = try? await NodeContents.dump(at: address, database: AppendWorkload.database, scratch: scratch) {
+                if let path = try? await NodeContents.dump(at: address, database: AppendWorkload.database, scratch: scratch, tls: cluster.tls) {
                     state = (try? workload.state(ofDump: path)) ?? [:]
                 }
                 if state == leaderState { break }

@@ -98,7 +98,7 @@ actor Nemesis {
         for i in 0..<count where await cluster.isStarted(i) { live.append(i) }
         // A replayed fault names its node: asking for the leader (up to a second while one is paused or cut
         // off) would only delay it past its recorded offset. A transfer still needs the leader.
-        let leader = (fault.node == nil && fault.groups == nil) || fault.type == .transfer ? try? await cluster.leaderIndex(config: Self.quickConfig) : nil
+        let leader = (fault.node == nil && fault.groups == nil) || fault.type == .transfer ? try? await cluster.leaderIndex(config: Self.quickConfig(cluster.tls)) : nil
         var candidates: [Int]
         var group: [Int]?
         if fault.type == .powerLoss, fault.target.isGroup || fault.nodes != nil {
@@ -289,14 +289,14 @@ actor Nemesis {
     private func memberID(_ index: Int) async -> UInt64? {
         if target.kind == .dqliteNode { return UInt64(index + 1) }
         let address = await cluster.allAddresses[index]
-        guard let members = try? await DqliteClient(addresses: await cluster.allAddresses, config: Self.quickConfig).cluster() else { return nil }
+        guard let members = try? await DqliteClient(addresses: await cluster.allAddresses, config: Self.quickConfig(cluster.tls)).cluster() else { return nil }
         return members.first { $0.address == address }?.id
     }
 
     /// A voter other than `leader`: `to` when it is one, else chosen by `pick` among them in node order.
     private func transferTarget(from leader: Int, to: Int?, pick: Int) async -> Int? {
         let addresses = await cluster.allAddresses
-        guard let members = try? await DqliteClient(addresses: addresses, config: Self.quickConfig).cluster() else { return nil }
+        guard let members = try? await DqliteClient(addresses: addresses, config: Self.quickConfig(cluster.tls)).cluster() else { return nil }
         let voters = members.filter { $0.knownRole == .voter }.compactMap { m in addresses.firstIndex(of: m.address) }
             .filter { $0 != leader }.sorted()
         if let to { return voters.contains(to) ? to : nil }
@@ -306,7 +306,7 @@ actor Nemesis {
     /// Runs an admin request on the leader, retrying for a few seconds (a configuration change may be under
     /// way); whether it succeeded.
     private func viaLeader(_ body: @Sendable (NodeClient) async throws(DqliteError) -> Void) async -> Bool {
-        var config = ClientConfig()
+        var config = cluster.clientConfig
         config.leaderTimeout = .seconds(5)
         config.retry.deadline = .seconds(5)
         config.retry.retryBusy = true
@@ -431,8 +431,9 @@ actor Nemesis {
         return String(error) + " | ... | " + tail
     }
 
-    static var quickConfig: ClientConfig {
+    static func quickConfig(_ tls: TLSContext?) -> ClientConfig {
         var c = ClientConfig()
+        c.tls = tls
         c.leaderTimeout = .seconds(1)
         c.dialTimeout = .milliseconds(500)
         c.requestTimeout = .seconds(1)

@@ -5,8 +5,9 @@ import Foundation
 /// SQLite can open it (each workload reads its tables from it, `ChaosWorkload.state(ofDump:)`).
 enum NodeContents {
     /// Writes node `address`'s DUMP of `database` under `scratch`; the database file's path.
-    static func dump(at address: String, database: String, scratch: String) async throws -> String {
+    static func dump(at address: String, database: String, scratch: String, tls: TLSContext?) async throws -> String {
         var config = ClientConfig()
+        config.tls = tls
         config.requestTimeout = .seconds(10)
         let node = try await NodeClient.connect(to: address, config: config)
         defer { node.close() }

@@ -56,6 +56,9 @@ public struct ClusterSpec: Codable, Sendable, Equatable {
     public var isolation: Isolation?
     /// Size of each node's tmpfs data dir when the scenario has full-disk faults (MiB).
     public var tmpfsMiB = 160
+    /// Mutual TLS between the nodes and for every client of the bed (dqlite-node only): the run makes a CA
+    /// and a cluster certificate in its artifacts (`tls/`).
+    public var tls = false
 
     public init() {}
 
@@ -64,7 +67,7 @@ public struct ClusterSpec: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case target, command, dump, crashMarkers = "crash_markers", nodes, electionTimeoutMs = "election_timeout_ms", heartbeatTimeoutMs = "heartbeat_timeout_ms",
              snapshotThreshold = "snapshot_threshold", snapshotTrailing = "snapshot_trailing",
-             staleReads = "stale_reads", nodeArgs = "node_args", isolation, tmpfsMiB = "tmpfs_mib"
+             staleReads = "stale_reads", nodeArgs = "node_args", isolation, tmpfsMiB = "tmpfs_mib", tls
     }
 }
 

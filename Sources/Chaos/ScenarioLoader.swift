@@ -181,7 +181,7 @@ struct Reader {
     func cluster(_ node: Node) throws(ScenarioError) -> ClusterSpec {
         var c = ClusterSpec()
         let m = try mapping(node, "cluster", allowed: ["target", "command", "dump", "crash_markers", "nodes", "election_timeout_ms", "heartbeat_timeout_ms",
-                                                        "snapshot_threshold", "snapshot_trailing", "stale_reads", "node_args", "isolation", "tmpfs_mib"])
+                                                        "snapshot_threshold", "snapshot_trailing", "stale_reads", "node_args", "isolation", "tmpfs_mib", "tls"])
         if let v = m["target"] { c.target = try choice(v, "cluster.target", TargetKind.self) }
         if let v = m["command"] {
             let text = try string(v, "cluster.command")
@@ -211,7 +211,8 @@ struct Reader {
         }
         if let v = m["tmpfs_mib"] { c.tmpfsMiB = try int(v, "cluster.tmpfs_mib", in: 16...4096) }
         if let v = m["isolation"] { c.isolation = try choice(v, "cluster.isolation", ClusterSpec.Isolation.self) }
-        if let why = ChaosTarget.settingRefusal(c) { throw fail(m["node_args"] ?? m["stale_reads"] ?? m["command"] ?? node, "cluster.target", why) }
+        if let v = m["tls"] { c.tls = try bool(v, "cluster.tls") }
+        if let why = ChaosTarget.settingRefusal(c) { throw fail(m["node_args"] ?? m["stale_reads"] ?? m["tls"] ?? m["command"] ?? node, "cluster.target", why) }
         if c.heartbeatTimeoutMs >= c.electionTimeoutMs {
             throw fail(m["heartbeat_timeout_ms"] ?? node, "cluster.heartbeat_timeout_ms", "must be below the election timeout")
         }

@@ -13,13 +13,13 @@ struct WorkloadClients: Sendable {
     /// What a timeline's `hold` phases keep the clients from doing.
     let gate = WorkloadGate()
 
-    init(spec: WorkloadSpec, addresses: [String]) throws(DqliteError) {
-        shared = try DqliteClient(addresses: addresses, config: Self.config(timeoutMs: spec.clientTimeoutMs))
+    init(spec: WorkloadSpec, addresses: [String], tls: TLSContext?) throws(DqliteError) {
+        shared = try DqliteClient(addresses: addresses, config: Self.config(timeoutMs: spec.clientTimeoutMs, tls: tls))
         var clients: [DqliteClient] = []
         var bound: [Int?] = []
         for i in 0..<spec.concurrency {
             let node = spec.binding == .node ? i % addresses.count : nil
-            clients.append(try DqliteClient(addresses: node.map { [addresses[$0]] } ?? addresses, config: Self.config(timeoutMs: spec.timeoutMs(of: i))))
+            clients.append(try DqliteClient(addresses: node.map { [addresses[$0]] } ?? addresses, config: Self.config(timeoutMs: spec.timeoutMs(of: i), tls: tls)))
             bound.append(node.map { $0 + 1 })
         }
         perWorker = clients
@@ -30,8 +30,9 @@ struct WorkloadClients: Sendable {
 
     /// A request unanswered within the timeout is given up (its outcome unknown when it could have written);
     /// leader discovery and retries of what certainly did not happen get the same budget.
-    static func config(timeoutMs: Int) -> ClientConfig {
+    static func config(timeoutMs: Int, tls: TLSContext?) -> ClientConfig {
         var config = ClientConfig()
+        config.tls = tls
         config.requestTimeout = .milliseconds(timeoutMs)
         config.leaderTimeout = .milliseconds(timeoutMs)
         config.dialTimeout = .milliseconds(min(1000, timeoutMs))

@@ -43,9 +43,9 @@ public actor ProcessCluster {
     /// Flags for swift node `i` alone (a failure domain, say), after the cluster's own.
     private let nodeFlags: @Sendable (Int) -> [String]
     /// How this cluster's own checks reach the nodes, when they run with TLS (the nodes' flags say so).
-    public let tls: TLSContext?
+    public nonisolated let tls: TLSContext?
     /// A client configuration that reaches the nodes (with `tls`).
-    public var clientConfig: ClientConfig {
+    public nonisolated var clientConfig: ClientConfig {
         var c = ClientConfig()
         c.tls = tls
         return c

@@ -87,6 +87,7 @@ public struct ChaosTarget: Sendable {
         }
         if !c.nodeArgs.isEmpty { return "cluster.node_args are dqlite-node flags; target \(c.target.rawValue) cannot take them (use target: command with your own flags)" }
         if c.staleReads { return "cluster.stale_reads is a dqlite-node option; \(c.target.rawValue) decides its reads itself" }
+        if c.tls { return "cluster.tls needs dqlite-node's TLS flags; \(c.target.rawValue) takes none (Debian's dqlite-demo has no --cert)" }
         if c.target == .realDqlite, c.command != nil { return "cluster.command is only for target: command" }
         return nil
     }
