@@ -101,15 +101,22 @@ public enum ChaosRunner {
                 .compactMap { $0 }.joined(separator: "; "))
         }
         if let power { o.say("power-loss faults: every data dir is a FUSE mount of \(power.program)") }
+        // Node i's metrics endpoint: its own host, port metricsPorts[i] (distinct, for loopback isolation).
+        var metricsPorts: [UInt16] = []
+        while metricsPorts.count < 16 {
+            let p = (try? freeLoopbackPort()) ?? UInt16(9100 + metricsPorts.count)
+            if !metricsPorts.contains(p) { metricsPorts.append(p) }
+        }
         let cluster: ProcessCluster
         do {
             let placement = disk?.wrap(net.placement) ?? net.placement
             let certificates = s.cluster.tls ? try ClusterCertificates.make(in: o.outputDirectory + "/tls") : nil
             if certificates != nil { o.say("TLS: mutual, every node and client with the certificates in tls/") }
+            let metrics = target.kind == .dqliteNode ? metricsPorts : nil
             cluster = try await ProcessCluster.start(nodes: s.cluster.nodes, kind: target.processKind,
                                                      placement: power?.wrap(placement) ?? placement,
                                                      environment: { clocks?.environment($0) ?? [:] },
-                                                     nodeFlags: { _ in certificates?.flags ?? [] },
+                                                     nodeFlags: { i in (certificates?.flags ?? []) + (metrics.map { ["--metrics", "{host}:\($0[i % $0.count])"] } ?? []) },
                                                      tls: try certificates.map { try TLSContext($0.files) })
         } catch {
             power?.stop()
@@ -135,7 +142,7 @@ public enum ChaosRunner {
             }
         }
         do {
-            let record = try await drive(o, plan: plan, cluster: cluster, target: target, network: net.nemesis(), disk: disk, clocks: clocks,
+            let record = try await drive(o, plan: plan, cluster: cluster, metricsPorts: metricsPorts, target: target, network: net.nemesis(), disk: disk, clocks: clocks,
                                          power: power, isolation: net.isolation.rawValue, reproduce: reproduce)
             collect(keepData: record.verdict != "pass" || record.checksFailed)
             await cluster.stop()
@@ -151,7 +158,7 @@ public enum ChaosRunner {
         }
     }
 
-    private static func drive(_ o: RunOptions, plan: [PlannedFault], cluster: ProcessCluster, target: ChaosTarget, network: NetworkNemesis?,
+    private static func drive(_ o: RunOptions, plan: [PlannedFault], cluster: ProcessCluster, metricsPorts: [UInt16], target: ChaosTarget, network: NetworkNemesis?,
                               disk: DiskFaults?, clocks: ClockFaults?, power: PowerLossDisks?, isolation: String, reproduce: String) async throws -> RunRecord {
         let s = o.scenario
         let clients = try WorkloadClients(spec: s.workload, addresses: cluster.addresses, tls: cluster.tls)
@@ -162,6 +169,15 @@ public enum ChaosRunner {
         let stats = WorkloadStats()
         let model = WorkloadSpec.Model(rawValue: s.workload.model) ?? .listAppend
         let history = try HistoryWriter(path: historyPath, metadata: ["scenario": s.name, "seed": String(o.seed), "model": model.historyModel], start: start)
+        // Every node's metrics while the workload runs (dqlite-node; other targets have no endpoint).
+        let scraper = target.kind == .dqliteNode ? try MetricsScraper(path: o.outputDirectory + "/metrics.jsonl", start: start) : nil
+        func scrapeTargets() async -> [Int: String] {
+            var t: [Int: String] = [:]
+            for (i, a) in await cluster.allAddresses.enumerated() { t[i + 1] = ProcessCluster.host(of: a) + ":\(metricsPorts[i % metricsPorts.count])" }
+            return t
+        }
+        scraper?.setTargets(await scrapeTargets())
+        scraper?.run()
         let workload: any ChaosWorkload = switch model {
         case .listAppend:
             AppendWorkload(spec: s.workload, clients: clients, history: history,
@@ -191,6 +207,7 @@ public enum ChaosRunner {
             while ContinuousClock.now < end {
                 try? await Task.sleep(for: .seconds(min(3, max(0.1, s.durationS / 4))))
                 crashes += await nemesis.reapCrashes()
+                scraper?.setTargets(await scrapeTargets())
                 let leader = try? await cluster.leaderIndex(config: Nemesis.quickConfig(cluster.tls))
                 if let leader, let initialLeader, leader != initialLeader { leaderChanged = true }
                 let (ok, fail, info) = await stats.snapshot
@@ -223,6 +240,7 @@ public enum ChaosRunner {
         // Final reads through the leader, recorded in the history like any operation.
         let leaderState = await workload.finalRead(process: 1_000_000) ?? [:]
         await history.close()
+        scraper?.stop()
 
         // Durability and convergence, from every node's own copy (its DUMP), given time to catch up.
         var lost: [String] = [], diverged: [String] = []

@@ -7,7 +7,8 @@ public enum HTMLReport {
     static let maxOperations = 3000
     static let palette = ["#d62728", "#1f77b4", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#ff7f0e"]
 
-    public static func render(_ h: History, _ r: CheckResult) -> String {
+    /// `samples`: the nodes' metrics scraped during the run, for the plots of what each node committed.
+    public static func render(_ h: History, _ r: CheckResult, samples: [MetricsSample] = []) -> String {
         let end = max(h.endTime, 1)
         let (shown, windowNote) = window(h, r)
         let t0 = shown.map { h.operations[$0].invokeTime }.min() ?? 0
@@ -95,6 +96,7 @@ public enum HTMLReport {
             }
             html += "</ol>\n"
         }
+        html += PerformancePlots.section(h, samples: samples, faults: faultIntervals(h, end: end), end: end).map { $0.render() }.joined()
         for u in r.unknownReasons { html += "<p>Unknown: \(escape(u))</p>\n" }
         for n in r.notes { html += "<p>Note: \(escape(n))</p>\n" }
         html += "</body></html>\n"

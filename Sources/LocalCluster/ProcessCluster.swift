@@ -148,7 +148,8 @@ public actor ProcessCluster {
             arguments = ["--api", node.apiAddress, "--db", node.address, "--dir", node.dir]
         case .swiftNode(_, let extra):
             arguments = ["--id", String(index + 1), "--address", node.address, "--dir", node.dir,
-                         "--election-timeout", "1000", "--heartbeat-timeout", "100"] + extra + nodeFlags(index) + extraFlags
+                         "--election-timeout", "1000", "--heartbeat-timeout", "100"] + extra
+                + nodeFlags(index).map { $0.replacingOccurrences(of: "{host}", with: Self.host(of: node.address)) } + extraFlags
         case .command(let template):
             arguments = Array(template.render(index: index, address: node.address, dir: node.dir,
                                               join: index > 0 ? nodes[0].address : nil).dropFirst())
@@ -219,6 +220,12 @@ public actor ProcessCluster {
     /// Everything node `index` has logged so far (its starts after kills included).
     public func log(_ index: Int) -> String {
         (try? String(contentsOfFile: root + "/node\(index + 1).log", encoding: .utf8)) ?? ""
+    }
+
+    /// The host part of HOST:PORT (for flags that put a node's other endpoints on its address: "{host}").
+    public nonisolated static func host(of address: String) -> String {
+        guard let colon = address.lastIndex(of: ":") else { return address }
+        return String(address[..<colon])
     }
 
     /// The index of the node the cluster reports as leader.

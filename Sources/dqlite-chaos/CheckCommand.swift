@@ -1,5 +1,7 @@
 import ArgumentParser
+import Chaos
 import Checker
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -68,7 +70,9 @@ struct CheckCommand: AsyncParsableCommand {
         }
         print(json ? result.json(history) : result.text(history))
         if let html {
-            let page = HTMLReport.render(history, result)
+            // A run's node metrics, when the history sits in a run's directory beside them.
+            let samples = MetricsScraper.load((file as NSString).deletingLastPathComponent + "/metrics.jsonl")
+            let page = HTMLReport.render(history, result, samples: samples)
             guard let f = fopen(html, "w"), fputs(page, f) >= 0, fclose(f) == 0 else {
                 fail("cannot write \(html): \(String(cString: strerror(errno)))", status: 73)
             }

@@ -13,7 +13,8 @@ enum HistoryCheck {
             let (history, result) = try await Checker.check(path: path, options: options)
             let dir = (path as NSString).deletingLastPathComponent
             try? result.text(history).write(toFile: dir + "/check.txt", atomically: true, encoding: .utf8)
-            try? HTMLReport.render(history, result).write(toFile: dir + "/report.html", atomically: true, encoding: .utf8)
+            let samples = MetricsScraper.load(dir + "/metrics.jsonl")
+            try? HTMLReport.render(history, result, samples: samples).write(toFile: dir + "/report.html", atomically: true, encoding: .utf8)
             let summary: String = switch result.verdict {
             case .valid: "\(result.operationCount) operations, \(result.consistency.rawValue.replacingOccurrences(of: "-", with: " ")) (report.html)"
             case .invalid: "anomalies \(result.anomalyTypes.joined(separator: ", ")) (check.txt, report.html)"

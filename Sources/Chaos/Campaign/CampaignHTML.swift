@@ -1,4 +1,5 @@
 import Foundation
+import Checker
 
 /// summary.html: one self-contained page (inline CSS, no scripts): the verdict, the table, and per scenario a
 /// strip with one square per seed (green met, red not met, amber no verdict; a dot marks failed checks, i.e.
