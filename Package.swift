@@ -61,7 +61,7 @@ let package = Package(
         // Protocol v1 codecs: pure values, no I/O.
         .target(name: "DqliteWire"),
         // The node: replicating VFS, FSM, Raft glue, gateway (issue 3; in progress).
-        .target(name: "DqliteNode", dependencies: ["DqliteWire", "DqliteClient", "CTLS", "CSQLite", "CRaft", "CUV", "CLZ4", .product(name: "Logging", package: "swift-log"),
+        .target(name: "DqliteNode", dependencies: ["DqliteWire", "DqliteClient", "CTLS", "CMalloc", "CSQLite", "CRaft", "CUV", "CLZ4", .product(name: "Logging", package: "swift-log"),
                                                   .product(name: "CoreMetrics", package: "swift-metrics")]),
         // Async client: dial, leader discovery, retry, statements, rows, transactions, admin.
         .target(name: "DqliteClient", dependencies: ["DqliteWire", "CLinuxEvents", "CTLS"]),

@@ -66,16 +66,37 @@ class Nodes:
             time.sleep(0.5)
         raise RuntimeError(f"cluster {self.addresses} did not get 3 voters; logs in {self.root}")
 
+    def database_mb(self, shell_args=()):
+        """The benchmark database's size (its pages, as SQLite counts them), through the leader."""
+        r = subprocess.run([GO_SHELL, "-s", ",".join(self.addresses)] + list(shell_args) +
+                           ["benchmark", "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"],
+                           capture_output=True, text=True, timeout=60)
+        try:
+            return int(r.stdout.strip()) / 2**20
+        except ValueError:
+            return None
+
     def stop(self):
-        # Peak resident memory of each node (VmHWM), read before the processes go away.
-        self.peak_rss_mb = []
-        for p in self.procs:
+        # Peak and present resident memory of each node (VmHWM, VmRSS) and what its data dir holds on disk
+        # (the Raft log and snapshots), read before the processes go away.
+        self.peak_rss_mb, self.rss_end_mb, self.disk_mb = [], [], []
+        for i, p in enumerate(self.procs):
             try:
                 for line in open(f"/proc/{p.pid}/status"):
                     if line.startswith("VmHWM:"):
                         self.peak_rss_mb.append(int(line.split()[1]) / 1024)
+                    elif line.startswith("VmRSS:"):
+                        self.rss_end_mb.append(int(line.split()[1]) / 1024)
             except OSError:
                 pass
+            total = 0
+            for d, _, files in os.walk(os.path.join(self.root, f"node{i + 1}")):
+                for f in files:
+                    try:
+                        total += os.path.getsize(os.path.join(d, f))
+                    except OSError:
+                        pass
+            self.disk_mb.append(total / 2**20)
         for p in self.procs:
             if p.poll() is None:
                 p.send_signal(signal.SIGKILL)
@@ -163,7 +184,7 @@ def make_certificates(root):
     return ca, cert, key
 
 
-def run_ours(root, bench, workers, duration, workload, node_binary=None, node_args=(), tls=None):
+def run_ours(root, bench, workers, duration, workload, node_binary=None, node_args=(), tls=None, ops=None):
     """tls: (ca, cert, key) for a cluster of our nodes with mutual TLS; the bench and the go shell use it too."""
     tls_flags = ["--tls-ca", tls[0], "--tls-cert", tls[1], "--tls-key", tls[2]] if tls else []
     if node_binary:
@@ -173,12 +194,14 @@ def run_ours(root, bench, workers, duration, workload, node_binary=None, node_ar
     try:
         n.wait_voters(shell_args=["-c", tls[1], "-k", tls[2]] if tls else [])
         results = os.path.join(n.root, "results.json")
-        r = subprocess.run([bench, "--cluster", ",".join(n.addresses), "--workers", str(workers), "--duration",
-                            str(duration), "--workload", workload, "--results", results] + tls_flags,
-                           capture_output=True, text=True, timeout=duration + 180)
+        amount = ["--ops", str(ops)] if ops else ["--duration", str(duration)]
+        r = subprocess.run([bench, "--cluster", ",".join(n.addresses), "--workers", str(workers), "--workload", workload,
+                            "--results", results] + amount + tls_flags,
+                           capture_output=True, text=True, timeout=(1800 if ops else duration + 180))
         if r.returncode != 0:
             raise RuntimeError(f"dqlite-bench failed: {r.stdout}{r.stderr}")
         j = json.load(open(results))
+        database_mb = n.database_mb(["-c", tls[1], "-k", tls[2]] if tls else [])
     finally:
         n.stop()
     out = {}
@@ -191,6 +214,10 @@ def run_ours(root, bench, workers, duration, workload, node_binary=None, node_ar
                      "p99_ms": e["p99_ms"], "max_ms": e["max_ms"], "errors": {"locked/busy": locked, "not leader": nl, "other": other},
                      "cpu_us_per_op": j["cpu_us_per_op"]}
     out["peak_rss_mb"] = n.peak_rss_mb
+    out["rss_end_mb"] = n.rss_end_mb
+    out["disk_mb"] = n.disk_mb
+    out["database_mb"] = database_mb
+    out["seconds"] = j["seconds"]
     return out
 
 
@@ -208,6 +235,9 @@ def main():
     ap.add_argument("--node-args", default="", help="extra flags for every dqlite-node (e.g. '--stale-reads')")
     ap.add_argument("--only-node", action="store_true", help="benchmark our dqlite-node cluster only (quick checks)")
     ap.add_argument("--stale-too", action="store_true", help="also benchmark our dqlite-node with --stale-reads (C dqlite's reads)")
+    ap.add_argument("--ops", type=int, help="run our bench to this many operations instead of --duration (equal work): real dqlite's "
+                    "nodes and ours are driven by our dqlite-bench (go's dqlite-benchmark has no such mode), with memory and "
+                    "sizes per node")
     ap.add_argument("--tls-too", action="store_true", help="also benchmark our dqlite-node with mutual TLS (nodes and bench)")
     ap.add_argument("--metrics-too", action="store_true", help="also benchmark our dqlite-node serving --metrics (Prometheus backend on)")
     a = ap.parse_args()
@@ -217,14 +247,14 @@ def main():
     root = tempfile.mkdtemp(prefix="dqlite-bench-compare-")
     configs = [("go dqlite-benchmark, driver in leader", lambda w: run_go(root, w, a.duration, a.workload, 0, "leader")),
                ("go dqlite-benchmark, driver on follower", lambda w: run_go(root, w, a.duration, a.workload, 2, "follower")),
-               ("swift dqlite-bench", lambda w: run_ours(root, a.bench, w, a.duration, a.workload))]
-    if a.workload == "kvread":
+               ("swift dqlite-bench", lambda w: run_ours(root, a.bench, w, a.duration, a.workload, ops=a.ops))]
+    if a.workload == "kvread" or a.ops:
         configs = configs[2:]
     if a.only_node:
         configs = []
     if os.access(a.node, os.X_OK):
         configs.append(("swift dqlite-bench on swift dqlite-node",
-                        lambda w: run_ours(root, a.bench, w, a.duration, a.workload, a.node, a.node_args.split())))
+                        lambda w: run_ours(root, a.bench, w, a.duration, a.workload, a.node, a.node_args.split(), ops=a.ops)))
         if a.tls_too:
             certs = make_certificates(root)
             configs.append(("swift bench on swift node over TLS",
@@ -251,7 +281,8 @@ def main():
     def med_errors(runs, cls):
         return sorted(x["errors"][cls] for x in runs)[len(runs) // 2]
 
-    print(f"\n{a.workload}, {a.duration} s per run, median of {a.repeat}, 3-node clusters on loopback (real dqlite: go-dqlite 1.11.5 / libdqlite 1.11.1)")
+    amount = f"{a.ops} operations" if a.ops else f"{a.duration} s"
+    print(f"\n{a.workload}, {amount} per run, median of {a.repeat}, 3-node clusters on loopback (real dqlite: go-dqlite 1.11.5 / libdqlite 1.11.1)")
     print(f"{'workers':>7} {'query':<5} {'client':<40} {'ops/s':>8} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} {'max ms':>7} {'locked':>7} {'notldr':>6} {'other':>5} {'CPU us/op':>9}")
     summary = []
     kinds = {"kvreadwrite": ["exec", "query"], "kvread": ["query"]}.get(a.workload, ["exec"])
@@ -283,6 +314,19 @@ def main():
             rss = [max(r["peak_rss_mb"]) for r in results[(w, name)] if r["peak_rss_mb"]]
             if rss:
                 print(f"{w:>7} {'rss':<5} {name:<40} peak node RSS {max(rss):.0f} MiB (largest node, worst round)")
+        if a.ops:
+            # Memory at equal work, per node (medians over the rounds): what the database's pages explain, and the rest.
+            print(f"{w:>7} {'mem':<5} {'(equal work: per node, median of rounds)':<40} {'peak':>6} {'end':>6} {'db':>6} {'disk':>6} {'end-db':>7}  MiB; seconds")
+            for name, _ in configs:
+                runs = results[(w, name)]
+                for i in range(3):
+                    def med(key):
+                        vals = sorted(r[key][i] for r in runs if r.get(key) and len(r[key]) > i)
+                        return vals[len(vals) // 2] if vals else float("nan")
+                    db = sorted(r["database_mb"] or 0 for r in runs)[len(runs) // 2]
+                    secs = sorted(r["seconds"] for r in runs)[len(runs) // 2]
+                    print(f"{w:>7} {'mem':<5} {name[:34] + ' n' + str(i + 1):<40} {med('peak_rss_mb'):>6.0f} {med('rss_end_mb'):>6.0f} {db:>6.1f} "
+                          f"{med('disk_mb'):>6.0f} {med('rss_end_mb') - db:>7.0f}  {secs:.1f}")
         summary.append({"workers": w, "runs": {name: results[(w, name)] for name, _ in configs}})
     if a.json:
         json.dump(summary, open(a.json, "w"), indent=1)

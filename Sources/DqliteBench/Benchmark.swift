@@ -11,6 +11,8 @@ public enum Benchmark {
     public static func run(_ options: BenchOptions, config: ClientConfig = ClientConfig()) async throws -> BenchReport {
         guard options.workers > 0 else { throw DqliteError.misuse("--workers must be at least 1") }
         guard options.keySize > 0, options.valueSize >= 0 else { throw DqliteError.misuse("key size must be positive and value size not negative") }
+        if let n = options.operations, n < 1 { throw DqliteError.misuse("--ops must be at least 1") }
+        if let r = options.rate, !(r > 0) { throw DqliteError.misuse("--rate must be positive") }
         let client = try DqliteClient(addresses: options.cluster, config: config)
         let setup = try await client.open(options.database)
         try await setup.exec(BenchOptions.schema)
@@ -37,7 +39,8 @@ public enum Benchmark {
         var wall = timespec()
         clock_gettime(CLOCK_REALTIME, &wall)
         let start = ContinuousClock.now
-        let deadline = start + options.duration
+        // With a number of operations, the duration no longer ends the run.
+        let deadline = options.operations == nil ? start + options.duration : start + .seconds(365 * 86_400)
         let reports = await withTaskGroup(of: (QueryReport, QueryReport, [TimedOperation]).self) { group in
             for (i, connection) in connections.enumerated() {
                 // Workers run on the client's event loop thread: a reply then resumes its worker on the
@@ -46,7 +49,9 @@ public enum Benchmark {
                     var worker = Worker(options: options, connection: connection, seed: options.seed &+ UInt64(i))
                     worker.keys = readKeys[i]
                     await worker.prepare()
-                    await worker.run(from: start, until: deadline)
+                    let quota = options.operations.map { $0 / options.workers + (i < $0 % options.workers ? 1 : 0) }
+                    let every = options.rate.map { Duration.seconds(Double(options.workers) / $0) }
+                    await worker.run(from: start, until: deadline, quota: quota, every: every)
                     return (worker.exec, worker.query, worker.timeline)
                 }
             }
@@ -99,13 +104,21 @@ struct Worker {
         readStatement = try? await connection.prepare(BenchOptions.readSQL)
     }
 
-    mutating func run(from start: ContinuousClock.Instant, until deadline: ContinuousClock.Instant) async {
+    /// Runs until `deadline`, or until `quota` operations (failed ones count) when given; with `every`, one
+    /// operation per interval at most, on a fixed schedule from `start`.
+    mutating func run(from start: ContinuousClock.Instant, until deadline: ContinuousClock.Instant, quota: Int? = nil, every: Duration? = nil) async {
         func keep(_ t0: ContinuousClock.Instant, _ latency: Duration, write: Bool) {
             guard options.keepTimeline else { return }
             timeline.append(TimedOperation(startNs: LatencyStats.nanoseconds(t0 - start), latencyNs: LatencyStats.nanoseconds(latency),
                                            isWrite: write))
         }
-        while ContinuousClock.now < deadline {
+        var done = 0
+        while ContinuousClock.now < deadline && done < (quota ?? .max) {
+            if let every {
+                let due = start + every * done
+                if due > ContinuousClock.now { try? await Task.sleep(until: due, clock: .continuous) }
+            }
+            done += 1
             let read = options.workload == .kvread || (options.workload == .kvreadwrite && !keys.isEmpty && rng.next() & 1 == 0)
             if read {
                 let key = keys[Int(rng.next() % UInt64(keys.count))]

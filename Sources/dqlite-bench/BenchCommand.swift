@@ -36,6 +36,12 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Run duration in seconds.")
     var duration: Double = 60
 
+    @Option(name: .customLong("ops"), help: "Run this many operations (split over the workers) instead of for --duration: clusters compared at equal work.")
+    var operations: Int?
+
+    @Option(help: "At most this many operations per second, all workers together.")
+    var rate: Double?
+
     @Option(help: "Key size in bytes.")
     var keySize: Int = 32
 
@@ -61,6 +67,8 @@ struct BenchCommand: AsyncParsableCommand {
         guard Workload(rawValue: workload) != nil else { throw ValidationError("unknown workload '\(workload)': use kvwrite, kvreadwrite or kvread") }
         guard workers > 0 else { throw ValidationError("--workers must be at least 1") }
         guard duration > 0 else { throw ValidationError("--duration must be positive") }
+        if let operations, operations < 1 { throw ValidationError("--ops must be at least 1") }
+        if let rate, !(rate > 0) || !rate.isFinite { throw ValidationError("--rate must be a positive number of operations per second") }
         guard keySize > 0, valueSize >= 0 else { throw ValidationError("--key-size must be positive, --value-size not negative") }
         if let n = localCluster, n < 1 || n > 9 { throw ValidationError("--local-cluster takes 1 to 9 nodes") }
         guard localCluster != nil || !cluster.isEmpty else { throw ValidationError("give --cluster host:port,… or --local-cluster N") }
@@ -83,6 +91,8 @@ struct BenchCommand: AsyncParsableCommand {
             options.workload = Workload(rawValue: workload)!
             options.workers = workers
             options.duration = .milliseconds(Int(duration * 1000))
+            options.operations = operations
+            options.rate = rate
             options.keySize = keySize
             options.valueSize = valueSize
             options.seed = seed

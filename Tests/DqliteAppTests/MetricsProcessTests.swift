@@ -60,4 +60,29 @@ final class MetricsProcessTests: XCTestCase {
         XCTAssertEqual(f["dqlite_raft_state"], 1, "C-Raft's RAFT_FOLLOWER")
         XCTAssertEqual(f[#"dqlite_requests_total{type="exec_sql"}"#] ?? 0, 0, "writes went to the leader")
     }
+
+    /// dqlite_memory_bytes{part}: the database's pages, the WAL, the entries C-Raft keeps in memory, SQLite's
+    /// heap and malloc's, next to the resident size; sampled every 5 s.
+    func testTheMemoryBreakdownAccountsForTheDatabaseAndTheRaftLog() async throws {
+        try XCTSkipUnless(FileManager.default.isExecutableFile(atPath: "/usr/bin/curl"), "needs curl")
+        let port = try freeLoopbackPort()
+        let cluster = try await ProcessCluster.start(nodes: 1, kind: .swiftNode(executable: nodeBinary, arguments: ["--no-log-compression"]),
+                                                     nodeFlags: { _ in ["--metrics", "127.0.0.1:\(port)"] })
+        addTeardownBlock { await cluster.stop() }
+        let db = try await DqliteClient(addresses: await cluster.addresses).open("memory")
+        try await db.exec("CREATE TABLE t (n INTEGER, v BLOB)")
+        for i in 0..<400 { try await db.exec("INSERT INTO t VALUES (?, randomblob(5000))", [.integer(Int64(i))]) }
+        try await Task.sleep(for: .milliseconds(5300))  // the next sample of the breakdown
+        let m = try await scrape("127.0.0.1:\(port)")
+        func part(_ p: String) -> Double { m["dqlite_memory_bytes{part=\"\(p)\"}"] ?? -1 }
+        let written = 400.0 * 5000
+        XCTAssertGreaterThan(part("database_pages") + part("wal"), written, "the rows' pages are held by the VFS")
+        XCTAssertGreaterThan(part("raft_log_entries"), written, "no snapshot yet: every entry since the start is in memory")
+        XCTAssertLessThan(part("raft_log_entries"), 3 * written)
+        XCTAssertEqual(part("snapshot_encoding"), 0, "no snapshot under way")
+        XCTAssertGreaterThan(part("sqlite_heap"), 0)
+        XCTAssertGreaterThan(part("malloc_in_use"), part("database_pages"))
+        XCTAssertGreaterThanOrEqual(part("malloc_free"), 0)
+        XCTAssertGreaterThan(part("resident"), part("database_pages") + part("raft_log_entries"))
+    }
 }

@@ -60,9 +60,35 @@ final class BenchCommandTests: XCTestCase {
         XCTAssertTrue(report.query.errors.isEmpty, "\(report.query.errors)")
     }
 
+    /// --ops: exactly that many operations over the workers (7 over 3: 3, 2 and 2), whatever the duration;
+    /// --rate: no faster than asked (70 at 100/s take at least 0.69 s).
+    func testAFixedNumberOfOperationsAtAFixedRate() async throws {
+        let cluster = try await ProcessCluster.start(nodes: 3)
+        addTeardownBlock { await cluster.stop() }
+        var options = BenchOptions(cluster: cluster.addresses)
+        options.workers = 3
+        options.operations = 7
+        options.duration = .milliseconds(1)
+        options.valueSize = 64
+        var report = try await Benchmark.run(options)
+        XCTAssertEqual(report.operations, 7)
+        XCTAssertEqual(report.exec.ok + report.exec.failed, 7)
+        options.operations = 70
+        options.rate = 100
+        report = try await Benchmark.run(options)
+        XCTAssertEqual(report.operations, 70)
+        XCTAssertGreaterThanOrEqual(report.seconds, 0.66, "paced at 100 operations per second")
+        XCTAssertLessThan(report.seconds, 5)
+        let r = try await CommandRunner.run(CommandRunner.productsDirectory + "/dqlite-bench", [
+            "--cluster", cluster.addresses.joined(separator: ","), "--workers", "1", "--ops", "40", "--value-size", "32"], timeout: .seconds(60))
+        XCTAssertEqual(r.status, 0, r.stderr)
+        XCTAssertTrue(r.stdout.contains("exec: 40 ok"), r.stdout)
+    }
+
     func testBadFlagsAreRefused() async throws {
         let tool = CommandRunner.productsDirectory + "/dqlite-bench"
-        for args in [["--workload", "nope", "--cluster", "a:1"], ["--workers", "0", "--cluster", "a:1"], []] {
+        for args in [["--workload", "nope", "--cluster", "a:1"], ["--workers", "0", "--cluster", "a:1"], [], ["--ops", "0", "--cluster", "a:1"],
+                     ["--rate", "-1", "--cluster", "a:1"]] {
             let r = try await CommandRunner.run(tool, args)
             XCTAssertNotEqual(r.status, 0, "\(args)")
             XCTAssertTrue(r.stderr.contains("Error:"), r.stderr)

@@ -41,7 +41,10 @@ final class MetricsSampler {
         m.databaseBytes.record(db)
         m.walBytes.record(wal)
         // The log's files, every 5 s (a directory listing and a stat per segment).
-        if ticks % 5 == 0 { m.logBytes.record(Self.bytes(in: engine.dataDir)) }
+        if ticks % 5 == 0 {
+            m.logBytes.record(Self.bytes(in: engine.dataDir))
+            for (part, bytes) in MemoryBreakdown.measure(engine).parts { m.memory[part]?.record(bytes) }
+        }
         ticks += 1
     }
 

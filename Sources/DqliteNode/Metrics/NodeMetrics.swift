@@ -31,6 +31,10 @@ final class NodeMetrics: Sendable {
     let databaseBytes = Gauge(label: "dqlite_database_bytes")
     let walBytes = Gauge(label: "dqlite_wal_bytes")
     let logBytes = Gauge(label: "dqlite_raft_log_bytes")
+    /// `MemoryBreakdown`'s parts, every 5 s.
+    let memory: [String: Gauge] = Dictionary(uniqueKeysWithValues: MemoryBreakdown().parts.map {
+        ($0.0, Gauge(label: "dqlite_memory_bytes", dimensions: [("part", $0.0)]))
+    })
 
     init() {
         var counters: [RequestType: Counter] = [:], timers: [RequestType: CoreMetrics.Timer] = [:]

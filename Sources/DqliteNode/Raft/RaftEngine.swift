@@ -136,6 +136,8 @@ final class RaftEngine {
     let metrics = NodeMetrics()
     /// When the snapshot being taken started (for the metrics).
     var snapshotStarted: ContinuousClock.Instant?
+    /// The size of a snapshot's encoding from when it is taken until it is stored (`MemoryBreakdown`).
+    var snapshotEncodingBytes = 0
     /// Samples Raft's state into `metrics` every second while Raft runs.
     var metricsSampler: MetricsSampler?
     /// See `NodeSettings.segmentSizeMiB`.

@@ -25,6 +25,7 @@ enum RaftFSM {
                 guard engine.snapshotPacing.shouldTakeSnapshot() else { return RAFT_BUSY }
                 engine.snapshotStarted = .now
                 let view = engine.vfs.snapshotView()
+                engine.snapshotEncodingBytes = view.encodedSize
                 engine.snapshotHandoff.withLock { $0 = view }
                 bufs!.pointee = nil
                 n!.pointee = 0
@@ -43,7 +44,9 @@ enum RaftFSM {
                 let engine = Unmanaged<RaftEngine>.fromOpaque(fsm!.pointee.data).takeUnretainedValue()
                 guard engine.snapshotPacing.shouldTakeSnapshot() else { return RAFT_BUSY }
                 engine.snapshotStarted = .now
-                return RaftFSM.encode(engine.vfs.snapshotView(), bufs, n)
+                let view = engine.vfs.snapshotView()
+                engine.snapshotEncodingBytes = view.encodedSize
+                return RaftFSM.encode(view, bufs, n)
             }
         }
         fsm.snapshot_finalize = { fsm, bufs, n in
@@ -51,6 +54,7 @@ enum RaftFSM {
             // loop thread, see OffLoopRelease).
             let engine = Unmanaged<RaftEngine>.fromOpaque(fsm!.pointee.data).takeUnretainedValue()
             engine.snapshotHandoff.withLock { $0 = nil }
+            engine.snapshotEncodingBytes = 0
             if let array = bufs?.pointee {
                 var size = 0
                 var buffers: [UnsafeMutableRawPointer] = []
