@@ -39,8 +39,8 @@ public enum Benchmark {
         var wall = timespec()
         clock_gettime(CLOCK_REALTIME, &wall)
         let start = ContinuousClock.now
-        // With a number of operations, the duration no longer ends the run.
-        let deadline = options.operations == nil ? start + options.duration : start + .seconds(365 * 86_400)
+        // With a number of operations, the duration no longer ends the run (an hour still does).
+        let deadline = options.operations == nil ? start + options.duration : start + .seconds(3600)
         let reports = await withTaskGroup(of: (QueryReport, QueryReport, [TimedOperation]).self) { group in
             for (i, connection) in connections.enumerated() {
                 // Workers run on the client's event loop thread: a reply then resumes its worker on the
@@ -104,21 +104,23 @@ struct Worker {
         readStatement = try? await connection.prepare(BenchOptions.readSQL)
     }
 
-    /// Runs until `deadline`, or until `quota` operations (failed ones count) when given; with `every`, one
-    /// operation per interval at most, on a fixed schedule from `start`.
+    /// Runs until `deadline`, or until `quota` operations succeeded when given; with `every`, one attempt per
+    /// interval at most, on a fixed schedule from `start`.
     mutating func run(from start: ContinuousClock.Instant, until deadline: ContinuousClock.Instant, quota: Int? = nil, every: Duration? = nil) async {
         func keep(_ t0: ContinuousClock.Instant, _ latency: Duration, write: Bool) {
             guard options.keepTimeline else { return }
             timeline.append(TimedOperation(startNs: LatencyStats.nanoseconds(t0 - start), latencyNs: LatencyStats.nanoseconds(latency),
                                            isWrite: write))
         }
-        var done = 0
-        while ContinuousClock.now < deadline && done < (quota ?? .max) {
+        var attempts = 0
+        // The quota counts operations that succeeded: "database is locked" from dqlite 1.11's single writer
+        // would otherwise end a run with a fraction of the rows written (equal work means equal rows).
+        while ContinuousClock.now < deadline && exec.ok + query.ok < (quota ?? .max) {
             if let every {
-                let due = start + every * done
+                let due = start + every * attempts
                 if due > ContinuousClock.now { try? await Task.sleep(until: due, clock: .continuous) }
             }
-            done += 1
+            attempts += 1
             let read = options.workload == .kvread || (options.workload == .kvreadwrite && !keys.isEmpty && rng.next() & 1 == 0)
             if read {
                 let key = keys[Int(rng.next() % UInt64(keys.count))]
