@@ -199,11 +199,14 @@ static void describe_failure(SSL *ssl, int rc, char *out, size_t len) {
 
 struct dq_tls_stream {
     SSL *ssl;
+    int fd;       /* the socket, closed with the stream when owned (server sessions) */
+    int owns_fd;
     char error[512];
 };
 
 dq_tls_stream *dq_tls_stream_client(dq_tls_context *ctx, int fd) {
     dq_tls_stream *s = calloc(1, sizeof *s);
+    s->fd = fd;
     s->ssl = new_ssl(ctx, fd, 1);
     if (s->ssl == NULL) {
         free(s);
@@ -267,7 +270,17 @@ const char *dq_tls_stream_error(const dq_tls_stream *s) { return s->error; }
 void dq_tls_stream_free(dq_tls_stream *s) {
     if (s == NULL) return;
     SSL_free(s->ssl);
+    if (s->owns_fd) close(s->fd);
     free(s);
+}
+
+int dq_tls_stream_fd(const dq_tls_stream *s) { return s->fd; }
+
+void dq_tls_stream_close(dq_tls_stream *s) {
+    if (s == NULL) return;
+    ERR_clear_error();
+    SSL_shutdown(s->ssl); /* one try: a close_notify if the socket takes it, no waiting */
+    dq_tls_stream_free(s);
 }
 
 /* ---- tunnels ---- */
@@ -455,6 +468,41 @@ static void *dial_thread(void *arg) {
     return NULL;
 }
 
+struct session_tunnel {
+    dq_tls_stream *stream;
+    int plain_fd;
+};
+
+static void *session_tunnel_thread(void *arg) {
+    struct session_tunnel *t = arg;
+    pump(t->stream->ssl, t->stream->fd, t->plain_fd);
+    close(t->plain_fd);
+    dq_tls_stream_free(t->stream);
+    free(t);
+    return NULL;
+}
+
+static int start_detached(void *(*fn)(void *), void *arg);
+
+int dq_tls_stream_into_tunnel(dq_tls_stream *s) {
+    int pair[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) != 0) {
+        dq_tls_stream_free(s);
+        return -1;
+    }
+    struct session_tunnel *t = malloc(sizeof *t);
+    t->stream = s;
+    t->plain_fd = pair[1];
+    if (start_detached(session_tunnel_thread, t) != 0) {
+        close(pair[0]);
+        close(pair[1]);
+        dq_tls_stream_free(s);
+        free(t);
+        return -1;
+    }
+    return pair[0];
+}
+
 /* Starts fn on a detached thread with a small stack (tunnels hold their buffers on the heap). */
 static int start_detached(void *(*fn)(void *), void *arg) {
     pthread_attr_t attr;
@@ -496,7 +544,7 @@ struct dq_tls_server {
     int event_fd;
     pthread_t acceptor;
     pthread_mutex_t lock;
-    int *queue;
+    dq_tls_stream **queue;
     size_t queued, capacity;
     atomic_int refs; /* the owner, the acceptor and each handshake under way */
     atomic_int stopped;
@@ -504,7 +552,7 @@ struct dq_tls_server {
 
 static void server_release(dq_tls_server *s) {
     if (atomic_fetch_sub(&s->refs, 1) != 1) return;
-    for (size_t i = 0; i < s->queued; i++) close(s->queue[i]);
+    for (size_t i = 0; i < s->queued; i++) dq_tls_stream_free(s->queue[i]);
     free(s->queue);
     close(s->event_fd);
     pthread_mutex_destroy(&s->lock);
@@ -512,8 +560,8 @@ static void server_release(dq_tls_server *s) {
     free(s);
 }
 
-/* Queues fd for the owner; false once the server is stopped (the caller closes fd). */
-static int server_enqueue(dq_tls_server *s, int fd) {
+/* Queues a session for the owner; false once the server is stopped (the caller frees it). */
+static int server_enqueue(dq_tls_server *s, dq_tls_stream *session) {
     pthread_mutex_lock(&s->lock);
     int ok = !atomic_load(&s->stopped);
     if (ok) {
@@ -521,7 +569,7 @@ static int server_enqueue(dq_tls_server *s, int fd) {
             s->capacity = s->capacity ? 2 * s->capacity : 16;
             s->queue = realloc(s->queue, s->capacity * sizeof *s->queue);
         }
-        s->queue[s->queued++] = fd;
+        s->queue[s->queued++] = session;
         uint64_t one = 1;
         ssize_t w = write(s->event_fd, &one, sizeof one);
         (void)w;
@@ -553,25 +601,20 @@ static void *accepted_thread(void *arg) {
     SSL *ssl = new_ssl(s->ctx, a->fd, 0);
     char why[512] = "cannot create a TLS session";
     if (ssl != NULL && handshake_blocking(ssl, a->fd, now_ms() + 10000, why, sizeof why)) {
-        int pair[2];
-        if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, pair) == 0) {
-            if (server_enqueue(s, pair[0])) {
-                dq_tls_context *ctx = retain(s->ctx);
-                server_release(s); /* a running tunnel needs only the context */
-                s = NULL;
-                pump(ssl, a->fd, pair[1]);
-                dq_tls_context_release(ctx);
-            } else {
-                close(pair[0]);
-            }
-            close(pair[1]);
-        }
-    } else {
-        logf_ctx(s->ctx, "TLS: refused a connection from %s: %s", a->peer, why);
+        /* Authenticated: the owner runs the session from here (its loop reads and writes it). */
+        dq_tls_stream *session = calloc(1, sizeof *session);
+        session->ssl = ssl;
+        session->fd = a->fd;
+        session->owns_fd = 1;
+        if (!server_enqueue(s, session)) dq_tls_stream_free(session);
+        server_release(s);
+        free(a);
+        return NULL;
     }
+    logf_ctx(s->ctx, "TLS: refused a connection from %s: %s", a->peer, why);
     SSL_free(ssl);
     close(a->fd);
-    if (s != NULL) server_release(s);
+    server_release(s);
     free(a);
     return NULL;
 }
@@ -656,9 +699,9 @@ dq_tls_server *dq_tls_server_start(dq_tls_context *ctx, const char *address, cha
 
 int dq_tls_server_event_fd(const dq_tls_server *s) { return s->event_fd; }
 
-int dq_tls_server_take(dq_tls_server *s) {
+dq_tls_stream *dq_tls_server_take(dq_tls_server *s) {
     pthread_mutex_lock(&s->lock);
-    int fd = -1;
+    dq_tls_stream *fd = NULL;
     if (s->queued > 0) {
         fd = s->queue[0];
         memmove(s->queue, s->queue + 1, (s->queued - 1) * sizeof *s->queue);
@@ -679,7 +722,7 @@ void dq_tls_server_stop(dq_tls_server *s) {
     pthread_join(s->acceptor, NULL);
     close(s->listen_fd);
     pthread_mutex_lock(&s->lock);
-    for (size_t i = 0; i < s->queued; i++) close(s->queue[i]);
+    for (size_t i = 0; i < s->queued; i++) dq_tls_stream_free(s->queue[i]);
     s->queued = 0;
     pthread_mutex_unlock(&s->lock);
     server_release(s);

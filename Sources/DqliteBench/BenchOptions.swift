@@ -16,9 +16,9 @@ public struct BenchOptions: Sendable {
     public var workload = Workload.kvwrite
     public var workers = 1
     public var duration: Duration = .seconds(60)
-    /// A fixed number of successful operations instead of a duration, split evenly over the workers (the
-    /// first `operations % workers` do one more; failed attempts are not counted): two clusters compared at
-    /// the same work, the same rows written (issue 21).
+    /// A fixed number of successful writes (reads in kvread) instead of a duration, split evenly over the
+    /// workers (the first `operations % workers` do one more; failed attempts are not counted): two clusters
+    /// compared at the same work, the same rows written (issue 21).
     public var operations: Int?
     /// At most this many operations per second, all workers together (each paces itself at its share,
     /// catching up without bursts past its schedule); nil: as fast as they go.

@@ -113,9 +113,10 @@ struct Worker {
                                            isWrite: write))
         }
         var attempts = 0
-        // The quota counts operations that succeeded: "database is locked" from dqlite 1.11's single writer
-        // would otherwise end a run with a fraction of the rows written (equal work means equal rows).
-        while ContinuousClock.now < deadline && exec.ok + query.ok < (quota ?? .max) {
+        // The quota counts writes that succeeded (reads in kvread): "database is locked" from dqlite 1.11's
+        // single writer would otherwise end a run with a fraction of the rows written, and in kvreadwrite its
+        // readers would make up the count (equal work means equal rows).
+        while ContinuousClock.now < deadline && (options.workload == .kvread ? query.ok : exec.ok) < (quota ?? .max) {
             if let every {
                 let due = start + every * attempts
                 if due > ContinuousClock.now { try? await Task.sleep(until: due, clock: .continuous) }

@@ -36,7 +36,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Run duration in seconds.")
     var duration: Double = 60
 
-    @Option(name: .customLong("ops"), help: "Run until this many operations succeeded (split over the workers) instead of for --duration: clusters compared at equal work.")
+    @Option(name: .customLong("ops"), help: "Run until this many writes (reads in kvread) succeeded, split over the workers, instead of for --duration: clusters compared at equal work.")
     var operations: Int?
 
     @Option(help: "At most this many operations per second, all workers together.")

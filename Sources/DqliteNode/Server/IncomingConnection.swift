@@ -8,8 +8,9 @@ import DqliteWire
 /// One accepted connection. It reads exactly the bytes it needs (never past the handshake, since after a
 /// CONNECT the next byte belongs to Raft), then becomes a Raft stream or a client connection.
 final class IncomingConnection {
-    /// A TCP handle, or a pipe on the plain end of a TLS tunnel; from raft_malloc, as Raft frees it.
-    let handle: UnsafeMutablePointer<uv_stream_t>
+    /// A TCP handle (from raft_malloc, as Raft frees it), or nil with TLS: `tls` runs the connection.
+    let handle: UnsafeMutablePointer<uv_stream_t>?
+    let tls: TLSSession?
     unowned let listener: Listener
     /// Largest body accepted before the connection is classified (a CONNECT body is an id and an address).
     static let maxHandshakeBody = 4096
@@ -31,28 +32,78 @@ final class IncomingConnection {
 
     init(handle: UnsafeMutablePointer<uv_stream_t>, listener: Listener) {
         self.handle = handle
+        tls = nil
+        self.listener = listener
+    }
+
+    init(tls: TLSSession, listener: Listener) {
+        handle = nil
+        self.tls = tls
         self.listener = listener
     }
 
     deinit { buffer.deallocate() }
 
-    var stream: UnsafeMutablePointer<uv_stream_t> { handle }
+    var stream: UnsafeMutablePointer<uv_stream_t> { handle! }
 
     func start() {
-        handle.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        if let tls {
+            tls.onReadable = { [unowned self] in readTLS() }
+            tls.onFlushed = { [unowned self] in writesDrained() }
+            tls.onFailed = { [unowned self] in close() }
+        } else {
+            stream.pointee.data = Unmanaged.passUnretained(self).toOpaque()
+        }
         resume()
+    }
+
+    /// The stream Raft gets after a CONNECT: this connection's own, or with TLS the plain end of a tunnel the
+    /// session moves into (with what it already decrypted). Nil when that fails (the connection is gone).
+    func streamForRaft() -> UnsafeMutablePointer<uv_stream_t>? {
+        guard let tls else {
+            stream.pointee.data = nil
+            return stream
+        }
+        closing = true
+        let fd = tls.intoTunnel()
+        guard fd >= 0 else { return nil }
+        let pipe = Listener.newStream().bindMemory(to: uv_pipe_t.self, capacity: 1)
+        uv_pipe_init(listener.loop, pipe, 0)
+        guard uv_pipe_open(pipe, fd) == 0 else {
+            Glibc.close(fd)
+            uv_close(UnsafeMutableRawPointer(pipe).assumingMemoryBound(to: uv_handle_t.self)) { raft_free($0) }
+            return nil
+        }
+        return UnsafeMutableRawPointer(pipe).assumingMemoryBound(to: uv_stream_t.self)
+    }
+
+    /// How many bytes to read next. During the handshake, at most the bytes still missing: after a CONNECT
+    /// the next byte belongs to Raft. A client's bytes are all ours, so read what is there (the next requests
+    /// too), up to 64 KiB at a time: memory grows with what arrives, not with what a header announces.
+    private var readSize: Int {
+        onMessage == nil ? min(need - have, 64 * 1024) : max(min(need - have, 64 * 1024), 16 * 1024)
+    }
+
+    /// With TLS: everything the session has decrypted and the socket holds, until it runs dry or reading stops.
+    private func readTLS() {
+        guard let tls else { return }
+        while reading && !closing {
+            let want = readSize
+            reserve(have + want)
+            let n = tls.read(into: buffer + have, count: want)
+            if n == 0 { return }
+            received(n)
+        }
     }
 
     /// Starts reading (again); a no-op while reading.
     func resume() {
         guard !closing, !reading else { return }
         reading = true
+        if let tls { return tls.setReading(true) }
         uv_read_start(stream, { h, _, buf in
             let c = Unmanaged<IncomingConnection>.fromOpaque(h!.pointee.data).takeUnretainedValue()
-            // During the handshake, at most the bytes still missing: after a CONNECT the next byte belongs to
-            // Raft. A client's bytes are all ours, so read what is there (the next requests too), up to
-            // 64 KiB at a time: memory grows with what arrives, not with what a header announces.
-            let want = c.onMessage == nil ? min(c.need - c.have, 64 * 1024) : max(min(c.need - c.have, 64 * 1024), 16 * 1024)
+            let want = c.readSize
             c.reserve(c.have + want)
             buf!.pointee = uv_buf_init((c.buffer + c.have).assumingMemoryBound(to: CChar.self), UInt32(want))
         }, { s, nread, _ in
@@ -65,6 +116,7 @@ final class IncomingConnection {
     func pause() {
         guard reading else { return }
         reading = false
+        if let tls { return tls.setReading(false) }
         uv_read_stop(stream)
     }
 
@@ -153,6 +205,13 @@ final class IncomingConnection {
     @discardableResult
     func write(_ bytes: [UInt8]) -> Bool {
         guard !closing, !bytes.isEmpty else { return true }
+        if let tls {
+            guard tls.write(bytes) else {
+                close()
+                return true
+            }
+            return tls.queuedBytes < Self.writeQueueLimit
+        }
         // Most replies fit the socket buffer: written at once, with no request, callback or poller change.
         var written = 0
         if uv_stream_get_write_queue_size(stream) == 0 {
@@ -187,11 +246,20 @@ final class IncomingConnection {
         return uv_stream_get_write_queue_size(stream) < Self.writeQueueLimit
     }
 
+    /// With TLS: the queue went out, so a reader waiting for it may go on.
+    private func writesDrained() {
+        guard let then = onWritten else { return }
+        onWritten = nil
+        then()
+    }
+
     func close() {
         guard !closing else { return }
         closing = true
         listener.forget(self)
         onClose?()
+        if let tls { return tls.close() }
+        let handle = stream
         // Keep this object alive until libuv is done with the handle.
         handle.pointee.data = Unmanaged.passRetained(self).toOpaque()
         uv_close(UnsafeMutableRawPointer(handle).assumingMemoryBound(to: uv_handle_t.self)) { h in

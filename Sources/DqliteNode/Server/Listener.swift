@@ -10,7 +10,8 @@ import DqliteWire
 /// The node's one TCP listener, shared by Raft peers and clients (DESIGN.md decision 3). Every accepted
 /// connection first sends the protocol version word and a message header; a CONNECT message makes it a Raft
 /// peer stream, anything else a client. With TLS, a server of the TLS layer listens instead: it checks each
-/// connection's certificate on a thread of its own and passes the plain end of its tunnel here.
+/// connection's certificate on a thread of its own and hands the session here, where the loop runs it; a
+/// Raft peer's session then moves into a tunnel, since C-Raft reads and writes plain libuv streams.
 final class Listener {
     let server = UnsafeMutablePointer<uv_tcp_t>.allocate(capacity: 1)
     let loop: UnsafeMutablePointer<uv_loop_t>
@@ -69,29 +70,21 @@ final class Listener {
         uv_poll_init(loop, tlsReady, dq_tls_server_event_fd(s))
         tlsReady.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         uv_poll_start(tlsReady, Int32(UV_READABLE.rawValue)) { p, _, _ in
-            Unmanaged<Listener>.fromOpaque(p!.pointee.data).takeUnretainedValue().adoptTunnels()
+            Unmanaged<Listener>.fromOpaque(p!.pointee.data).takeUnretainedValue().adoptSessions()
         }
     }
 
-    /// The plain ends of connections the TLS layer authenticated become connections like accepted ones.
-    private func adoptTunnels() {
+    /// Sessions the TLS server authenticated become connections whose TLS the loop runs (`TLSSession`).
+    private func adoptSessions() {
         guard let s = tlsServer else { return }
-        while true {
-            let fd = dq_tls_server_take(s)
-            guard fd >= 0 else { return }
+        while let session = dq_tls_server_take(s) {
             guard !closed else {
-                Glibc.close(fd)
+                dq_tls_stream_free(session)
                 continue
             }
-            let pipe = Listener.newStream().bindMemory(to: uv_pipe_t.self, capacity: 1)
-            uv_pipe_init(loop, pipe, 0)
-            let stream = UnsafeMutableRawPointer(pipe).assumingMemoryBound(to: uv_stream_t.self)
-            guard uv_pipe_open(pipe, fd) == 0 else {
-                Glibc.close(fd)
-                uv_close(UnsafeMutableRawPointer(pipe).assumingMemoryBound(to: uv_handle_t.self)) { raft_free($0) }
-                continue
-            }
-            start(stream)
+            let c = IncomingConnection(tls: TLSSession(loop: loop, session: session), listener: self)
+            connections[ObjectIdentifier(c)] = c
+            c.start()
         }
     }
 
@@ -122,10 +115,9 @@ final class Listener {
     func handOver(_ c: IncomingConnection, id: UInt64, address: String) {
         guard isPeer(id, address) else { return c.close() }
         connections.removeValue(forKey: ObjectIdentifier(c))
-        c.handle.pointee.data = nil
-        let stream = UnsafeMutableRawPointer(c.handle).assumingMemoryBound(to: uv_stream_t.self)
+        guard let stream = c.streamForRaft() else { return }
         if !transport.accept(id: id, address: address, stream: stream) {
-            uv_close(UnsafeMutableRawPointer(c.handle).assumingMemoryBound(to: uv_handle_t.self)) { raft_free($0) }
+            uv_close(UnsafeMutableRawPointer(stream).assumingMemoryBound(to: uv_handle_t.self)) { raft_free($0) }
         }
     }
 

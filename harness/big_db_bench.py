@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""A big database in a 3-node cluster of ours and of real dqlite (issue 21, part 3), one after the other:
+
+  load      ROWS rows of 1 KiB (default 1 000 000: 1 GiB) in transactions of 1 000 rows, through our shell;
+            node 3 is killed before the last tenth and stays down
+  writes    8 writers for 15 s on top (dqlite-bench kvwrite): throughput and p99, snapshots taken meanwhile
+  catch-up  node 3 restarted: time until its own copy (DUMP) holds every page of the leader's database
+  memory    peak (VmHWM) and present RSS per node, snapshot files on disk
+  restart   all three SIGKILLed and started again: time until a first read answers
+
+  swift build -c release && python3 harness/big_db_bench.py [--rows 1000000] [--only ours|real]
+"""
+import argparse, glob, json, os, shutil, signal, subprocess, sys, tempfile, time, urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+BUILD = os.path.join(HERE, "..", ".build", "release")
+GO_SHELL = "/usr/bin/dqlite"
+REAL_NODE = "/usr/bin/dqlite-benchmark"  # a plain go-dqlite app node when run without --driver
+
+sys.path.insert(0, HERE)
+from memory_report import free_port, proc_mib as mib  # noqa: E402
+
+
+class Cluster:
+    def __init__(self, root, kind, node_args=()):
+        self.root, self.kind, self.node_args = root, kind, list(node_args)
+        self.addresses = [f"127.0.0.1:{free_port()}" for _ in range(3)]
+        self.metrics = [free_port() for _ in range(3)]
+        self.procs = [None] * 3
+        for i in range(3):
+            os.makedirs(self.dir(i))
+            self.start(i)
+            time.sleep(0.5 if i == 0 else 0.2)
+
+    def dir(self, i):
+        return os.path.join(self.root, f"node{i + 1}")
+
+    def start(self, i):
+        a = self.addresses
+        if self.kind == "ours":
+            args = [os.path.join(BUILD, "dqlite-node"), "--id", str(i + 1), "--address", a[i], "--dir", self.dir(i),
+                    "--metrics", f"127.0.0.1:{self.metrics[i]}"] + (["--join", a[0]] if i else []) + self.node_args
+        else:
+            args = [REAL_NODE, "--db", a[i], "--dir", self.dir(i)] + (["--join", a[0]] if i else [])
+        log = open(self.dir(i) + ".log", "a")
+        self.procs[i] = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def kill(self, i):
+        if self.procs[i] and self.procs[i].poll() is None:
+            self.procs[i].send_signal(signal.SIGKILL)
+            self.procs[i].wait()
+
+    def shell(self, sql, db="big", stdin=None, servers=None, timeout=3600):
+        return subprocess.run([os.path.join(BUILD, "dqlite"), "-s", ",".join(servers or self.addresses), "--timeout", "30", db]
+                              + ([sql] if sql else []), input=stdin, capture_output=True, text=True, timeout=timeout)
+
+    def wait_voters(self, timeout=120):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            r = subprocess.run([GO_SHELL, "-s", ",".join(self.addresses), "big", ".cluster"], capture_output=True, text=True, timeout=30)
+            if r.returncode == 0 and r.stdout.count("|voter") == 3:
+                return
+            time.sleep(0.5)
+        raise RuntimeError(f"no 3 voters in {self.root}")
+
+    def scrape(self, i, name):
+        try:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics[i]}/metrics", timeout=2).read().decode()
+        except OSError:
+            return None
+        for line in text.splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
+
+    def stop(self):
+        for i in range(3):
+            self.kill(i)
+
+
+def load(c, first, count, batch):
+    """Rows first..first+count-1 in transactions of `batch` rows, one statement each, through one shell process."""
+    lines = []
+    for start in range(first, first + count, batch):
+        n = min(batch, first + count - start)
+        lines.append(f"WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c WHERE x < {n - 1}) "
+                     f"INSERT INTO t (k, v) SELECT {start} + x, randomblob(1024) FROM c;")
+    r = c.shell(None, stdin="\n".join(lines) + "\n")
+    if r.returncode != 0:
+        raise RuntimeError(f"load failed: {r.stderr[-500:]}")
+
+
+def database_bytes(c):
+    r = c.shell("SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()")
+    return int(r.stdout.strip())
+
+
+def node_copy_bytes(c, i, scratch):
+    """The size of node i's own copy of the database (its DUMP, written by our shell's .dump)."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    os.makedirs(scratch)
+    r = subprocess.run([os.path.join(BUILD, "dqlite"), "-s", c.addresses[i], "--timeout", "60", "big", f".dump {c.addresses[i]} big"],
+                       cwd=scratch, capture_output=True, text=True, timeout=600)
+    path = os.path.join(scratch, "big")
+    return os.path.getsize(path) if r.returncode == 0 and os.path.exists(path) else 0
+
+
+def run(kind, rows, batch, node_args):
+    root = tempfile.mkdtemp(prefix=f"dqlite-big-{kind}-")
+    c = Cluster(root, kind, node_args)
+    out = {"kind": kind}
+    try:
+        c.wait_voters()
+        r = c.shell("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
+        if r.returncode != 0:
+            raise RuntimeError(r.stderr)
+        t0 = time.time()
+        head = rows - rows // 10
+        load(c, 0, head, batch)
+        c.kill(2)
+        load(c, head, rows - head, batch)
+        out["load_s"] = time.time() - t0
+        out["db_mib"] = database_bytes(c) / 2**20
+        print(f"[{kind}] loaded {rows} rows in {out['load_s']:.1f} s, database {out['db_mib']:.0f} MiB", flush=True)
+
+        snaps0 = [c.scrape(i, "dqlite_snapshots_total") for i in range(2)]
+        results = os.path.join(root, "bench.json")
+        b = subprocess.run([os.path.join(BUILD, "dqlite-bench"), "--cluster", ",".join(c.addresses[:2]), "--workers", "8", "--duration", "15",
+                            "--database", "benchmark", "--results", results], capture_output=True, text=True, timeout=300)
+        if b.returncode == 0:
+            j = json.load(open(results))["exec"]
+            out["writes_per_s"], out["write_p99_ms"] = j["ops_per_s"], j["p99_ms"]
+        snaps1 = [c.scrape(i, "dqlite_snapshots_total") for i in range(2)]
+        out["snapshots_during_writes"] = sum((b1 or 0) - (a1 or 0) for a1, b1 in zip(snaps0, snaps1)) if kind == "ours" else None
+
+        leader_bytes = database_bytes(c)
+        t0 = time.time()
+        c.start(2)
+        scratch = os.path.join(root, "dump")
+        while time.time() - t0 < 1800:
+            if node_copy_bytes(c, 2, scratch) >= leader_bytes:
+                break
+            time.sleep(2)
+        out["catch_up_s"] = time.time() - t0
+        shutil.rmtree(scratch, ignore_errors=True)
+
+        out["peak_rss_mib"] = [mib(p.pid, "VmHWM") for p in c.procs]
+        out["rss_mib"] = [mib(p.pid, "VmRSS") for p in c.procs]
+        snaps = [sorted(glob.glob(os.path.join(c.dir(i), "**", "snapshot-*"), recursive=True)) for i in range(3)]
+        out["snapshot_file_mib"] = [max((os.path.getsize(f) for f in s if not f.endswith(".meta")), default=0) / 2**20 for s in snaps]
+        if kind == "ours":
+            total = [c.scrape(i, "dqlite_snapshot_duration_seconds_sum") for i in range(3)]
+            count = [c.scrape(i, "dqlite_snapshot_duration_seconds_count") for i in range(3)]
+            out["snapshot_mean_s"] = [s / n if s is not None and n else None for s, n in zip(total, count)]
+
+        for i in range(3):
+            c.kill(i)
+        t0 = time.time()
+        for i in range(3):
+            c.start(i)
+        while time.time() - t0 < 1800:
+            r = c.shell("SELECT count(*) FROM t", timeout=120)
+            if r.returncode == 0 and r.stdout.strip() == str(rows):
+                break
+            time.sleep(0.2)
+        out["restart_to_first_read_s"] = time.time() - t0
+        out["rss_after_restart_mib"] = [mib(p.pid, "VmRSS") for p in c.procs]
+    finally:
+        c.stop()
+        shutil.rmtree(root, ignore_errors=True)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--rows", type=int, default=1_000_000)
+    ap.add_argument("--batch", type=int, default=1000)
+    ap.add_argument("--only", choices=["ours", "real"])
+    ap.add_argument("--node-args", default="", help="extra flags for our dqlite-node")
+    a = ap.parse_args()
+    for exe in ("dqlite-node", "dqlite", "dqlite-bench"):
+        if not os.access(os.path.join(BUILD, exe), os.X_OK):
+            sys.exit(f"{exe} not built: swift build -c release")
+    results = [run(k, a.rows, a.batch, a.node_args.split()) for k in ("ours", "real") if a.only in (None, k)]
+    keys = ["load_s", "db_mib", "writes_per_s", "write_p99_ms", "snapshots_during_writes", "catch_up_s", "peak_rss_mib", "rss_mib",
+            "snapshot_file_mib", "snapshot_mean_s", "restart_to_first_read_s", "rss_after_restart_mib"]
+    print(f"\n{a.rows} rows of 1 KiB in transactions of {a.batch}, 3 nodes on loopback")
+    for k in keys:
+        cells = []
+        for r in results:
+            v = r.get(k)
+            cells.append("n/a" if v is None else "/".join("n/a" if x is None else f"{x:.1f}" for x in v) if isinstance(v, list) else f"{v:.1f}")
+        print(f"{k:<26} " + "  ".join(f"{r['kind']}: {cell:<24}" for r, cell in zip(results, cells)))
+
+
+if __name__ == "__main__":
+    main()
