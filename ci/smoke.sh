@@ -7,7 +7,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 SEEDS=${CHAOS_SEEDS:-"1 2"}
-MULTI_SEED=${CHAOS_MULTI_SEED:-"clock-skew power-loss power-loss-all kill-and-pause"}
+MULTI_SEED=${CHAOS_MULTI_SEED:-"power-loss-all"}
 status=0
 
 # One run: NAME (its artifacts go to runs/ci/NAME), then dqlite-chaos run's arguments. Prints the checks and
@@ -33,8 +33,9 @@ for scenario in Scenarios/smoke/*.yaml; do
   # Namespaces (netns isolation, partitions, delay, loss) and tmpfs data dirs (full disk) need root; without
   # it those scenarios are skipped (loud), not failed. The bed itself says which need it.
   if [ "$(id -u)" != 0 ] && .build/release/dqlite-chaos validate "$scenario" | grep -q "needs-root=yes"; then echo "SKIPPED (needs root): $scenario"; continue; fi
-  # Every seed for the scenarios whose faults are the newest and most seed-dependent (clocks, power loss,
-  # kills and pauses); the first seed for the rest, to keep CI well inside its time (more seeds: a campaign).
+  # Every seed for the scenario whose faults depend most on the seed (power loss of every node at once);
+  # the first seed for the rest, to keep CI well inside its time (more seeds: `CHAOS_SEEDS="31 32"`, or a
+  # campaign; before a stop, every scenario runs with two seeds CI never uses).
   # An explicit timeline's faults do not depend on the seed (only the workload's choices do): one seed.
   seeds=${SEEDS%% *}
   case " $MULTI_SEED " in *" $name "*) seeds=$SEEDS ;; esac
@@ -43,9 +44,10 @@ for scenario in Scenarios/smoke/*.yaml; do
 done
 
 # The scenario that catches real dqlite's stale reads, against our node: it passes as it is, and fails with
-# C dqlite's reads (--stale-reads), so the catch is the reads' doing and not the bed's.
+# C dqlite's reads (--stale-reads), so the catch is the reads' doing and not the bed's. The passing run has
+# two of the four rounds (--duration 33): a pass needs no more rounds to be one, and CI's time is short.
 if [ "$(id -u)" = 0 ]; then
-  run_one stale-reads-ours-1 Scenarios/smoke/stale-reads-real-dqlite.yaml --seed 1 --target dqlite-node --expect pass
+  run_one stale-reads-ours-1 Scenarios/smoke/stale-reads-real-dqlite.yaml --seed 1 --target dqlite-node --expect pass --duration 33
   run_one stale-reads-ours-stale-1 Scenarios/smoke/stale-reads-real-dqlite.yaml --seed 1 --target dqlite-node --stale-reads
 fi
 

@@ -25,8 +25,9 @@ final class TLSProcessTests: XCTestCase {
     private func client(_ cluster: ProcessCluster, _ files: TLSFiles?) throws -> DqliteClient {
         var config = ClientConfig()
         config.tls = try files.map { try TLSContext($0) }
-        config.leaderTimeout = .milliseconds(1500)
-        config.retry.deadline = .milliseconds(1500)
+        // Short: a refused client fails at once, and the refusals are four of this file's cases.
+        config.leaderTimeout = .milliseconds(800)
+        config.retry.deadline = .milliseconds(800)
         return try DqliteClient(addresses: cluster.addresses, config: config)
     }
 
@@ -82,7 +83,7 @@ final class TLSProcessTests: XCTestCase {
         let plain = try await attempt(nil)
         XCTAssertNotNil(plain)
         // The shell fails with the reason, and nothing was written.
-        let r = try await CommandRunner.run(shell, ["-s", cluster.addresses.joined(separator: ","), "--tls-ca", certs.ca, "--timeout", "2",
+        let r = try await CommandRunner.run(shell, ["-s", cluster.addresses.joined(separator: ","), "--tls-ca", certs.ca, "--timeout", "1",
                                                     "demo", "CREATE TABLE x (n)"], timeout: .seconds(60))
         XCTAssertNotEqual(r.status, 0)
         XCTAssertTrue(r.stderr.contains("TLS"), r.stderr)
