@@ -1,4 +1,5 @@
 import XCTest
+import CRaft
 import CSQLite
 @testable import DqliteNode
 
@@ -127,6 +128,13 @@ final class CommandAndSnapshotTests: XCTestCase {
             return Array(UnsafeRawBufferPointer(start: out, count: view.encodedSize))
         }.value
         XCTAssertEqual(encodedElsewhere, bytes)
+        // The buffers C-Raft is handed point at the same pages: laid end to end they are these bytes too.
+        let (buffers, array) = try XCTUnwrap(SnapshotBuffers.make(view))
+        defer { raft_free(array) }
+        var laidOut = [UInt8]()
+        for i in 0..<buffers.count { laidOut += UnsafeRawBufferPointer(start: array[i].base, count: array[i].len) }
+        XCTAssertEqual(laidOut, bytes)
+        XCTAssertEqual(buffers.bytes, bytes.count)
         XCTAssertNotEqual(SnapshotFormat.encode(try source.snapshot()), bytes, "the VFS itself did move on")
         try source.restore(files)
 
@@ -138,5 +146,29 @@ final class CommandAndSnapshotTests: XCTestCase {
         XCTAssertThrowsError(try fresh.restore([DatabaseFiles(name: "db", main: [1, 2, 3], wal: [])]))
         XCTAssertEqual(try b.int("SELECT count(*) FROM t"), 110)
         XCTAssertThrowsError(try SnapshotFormat.decode(Array(bytes.prefix(40))))
+    }
+
+    /// The layout the node restores from in place finds each file where the encoding put it, and refuses
+    /// what a decode would: a truncated snapshot, bytes after the end, padding that is not zeros.
+    func testTheLayoutOfAnEncodedSnapshotIsCheckedWithoutCopyingIt() throws {
+        let files = [DatabaseFiles(name: "a", main: [UInt8](repeating: 7, count: 13), wal: [1, 2, 3, 4]),  // 17 bytes: 7 of padding
+                     DatabaseFiles(name: "longer name", main: [], wal: [9])]
+        let bytes = SnapshotFormat.encode(files)
+        func layout(_ b: [UInt8]) throws -> [SnapshotEntry] {
+            try b.withUnsafeBytes { buffer in try SnapshotFormat.layout(buffer) }
+        }
+        let entries = try layout(bytes)
+        XCTAssertEqual(entries.map(\.name), ["a", "longer name"])
+        XCTAssertEqual(entries.map { Array(bytes[$0.main]) }, files.map(\.main))
+        XCTAssertEqual(entries.map { Array(bytes[$0.wal]) }, files.map(\.wal))
+        XCTAssertEqual(try SnapshotFormat.decode(bytes), files)
+        XCTAssertThrowsError(try layout(Array(bytes.dropLast(8))))
+        XCTAssertThrowsError(try layout(bytes + [0, 0, 0, 0, 0, 0, 0, 0]))
+        var badPadding = bytes
+        badPadding[entries[0].wal.upperBound] = 1
+        XCTAssertThrowsError(try layout(badPadding))
+        var badCount = bytes
+        badCount[8] = 200
+        XCTAssertThrowsError(try layout(badCount))
     }
 }

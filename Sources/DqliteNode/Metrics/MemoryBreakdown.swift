@@ -16,7 +16,8 @@ struct MemoryBreakdown: Equatable {
     /// Payloads of the entries C-Raft keeps in its in-memory log (those since the last snapshot, and the
     /// trailing ones kept after it).
     var raftLogEntries = 0
-    /// A snapshot's encoding from the moment it is taken until it is stored (`snapshot_finalize`).
+    /// What a snapshot being stored holds of its own: its list of buffers and headers. It points at the
+    /// database's pages (`SnapshotBuffers`), so a page the database rewrites meanwhile is held twice until then.
     var snapshotEncoding = 0
     /// What SQLite allocated: its connections' page caches, prepared statements, schemas.
     var sqliteHeap = 0
@@ -35,12 +36,12 @@ struct MemoryBreakdown: Equatable {
     static func measure(_ engine: RaftEngine) -> MemoryBreakdown {
         var m = MemoryBreakdown()
         for image in engine.vfs.databases.values {
-            m.databasePages += image.pages.reduce(0) { $0 + $1.count }
+            m.databasePages += image.pages.count * image.pageSize  // every page has the page size: no walk of them
             let frameBytes = WALFormat.frameHeaderSize + image.wal.pageSize
             m.wal += (image.wal.frames.count + image.wal.inflight.count + image.wal.pending.count) * frameBytes
         }
         if engine.initialised { m.raftLogEntries = raftLogBytes(engine.raft.pointee.log) }
-        m.snapshotEncoding = engine.snapshotEncodingBytes
+        m.snapshotEncoding = engine.snapshotBuffers.withLock { $0.map { $0.count * MemoryLayout<raft_buffer>.stride + $0.made.reduce(0) { $0 + $1.count } } } ?? 0
         m.sqliteHeap = Int(sqlite3_memory_used())
         let info = mallinfo2()
         m.mallocInUse = Int(info.uordblks) + Int(info.hblkhd)

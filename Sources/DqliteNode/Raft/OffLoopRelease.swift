@@ -4,18 +4,20 @@ import Glibc
 import CMalloc
 import CRaft
 
-/// Frees a snapshot's encoding on a short-lived thread. The encoding is one buffer of the whole state
-/// (tens of MB), which malloc maps on its own; unmapping it took 2-7 ms of the loop thread per snapshot
-/// (40-70 MB here), on every node, during which no request or Raft message was handled.
+/// Lets go of a stored snapshot on a short-lived thread: the pages only it still held (those the database
+/// rewrote meanwhile), and before that its encoding, one buffer of the whole state which malloc maps on its
+/// own: unmapping it took 2-7 ms of the loop thread per snapshot (40-70 MB here), on every node, during which
+/// no request or Raft message was handled.
 ///
 /// Then it hands malloc's free memory back to the system (`malloc_trim`): a snapshot is when C-Raft drops the
 /// log entries it applied, tens of MB of small blocks that malloc would otherwise keep (issue 21: 27-114 MiB
 /// of a node's RSS at the end of a 40 000-write run was malloc's free memory).
 enum OffLoopRelease {
-    /// Calls `raft_free` on every pointer, on a detached thread; in place if no thread can be started.
-    static func free(_ pointers: [UnsafeMutableRawPointer]) {
-        guard !pointers.isEmpty else { return }
-        let box = Unmanaged.passRetained(Pointers(pointers))
+    /// Calls `raft_free` on every pointer and drops `keeping`, on a detached thread; in place if no thread
+    /// can be started.
+    static func free(_ pointers: [UnsafeMutableRawPointer], keeping: AnyObject? = nil) {
+        guard !pointers.isEmpty || keeping != nil else { return }
+        let box = Unmanaged.passRetained(Pointers(pointers, keeping: keeping))
         var attributes = pthread_attr_t()
         var started = false
         if pthread_attr_init(&attributes) == 0 {
@@ -38,6 +40,10 @@ enum OffLoopRelease {
 
     private final class Pointers {
         let all: [UnsafeMutableRawPointer]
-        init(_ all: [UnsafeMutableRawPointer]) { self.all = all }
+        let keeping: AnyObject?
+        init(_ all: [UnsafeMutableRawPointer], keeping: AnyObject?) {
+            self.all = all
+            self.keeping = keeping
+        }
     }
 }

@@ -118,6 +118,8 @@ final class RaftEngine {
     var checkpointers: [String: SQLiteConnection] = [:]
     /// The state of a snapshot being taken, from the loop thread to the thread that encodes it (RaftFSM).
     let snapshotHandoff = Mutex<SnapshotView?>(nil)
+    /// The snapshot C-Raft is storing, from the thread that made its buffers until `snapshot_finalize`.
+    let snapshotBuffers = Mutex<SnapshotBuffers?>(nil)
     /// Applies waiting for their callbacks; raft_close must wait for them (reference P1).
     var inFlight = 0
     /// Watches the leader this voter follows (see `LeaderWatch`); nil when fast failover is off.
@@ -136,8 +138,6 @@ final class RaftEngine {
     let metrics = NodeMetrics()
     /// When the snapshot being taken started (for the metrics).
     var snapshotStarted: ContinuousClock.Instant?
-    /// The size of a snapshot's encoding from when it is taken until it is stored (`MemoryBreakdown`).
-    var snapshotEncodingBytes = 0
     /// Samples Raft's state into `metrics` every second while Raft runs.
     var metricsSampler: MetricsSampler?
     /// See `NodeSettings.segmentSizeMiB`.
@@ -389,10 +389,11 @@ final class RaftEngine {
         raft_set_install_snapshot_timeout(raft, installTimeout.milliseconds)
     }
 
-    func restoreSnapshot(_ bytes: [UInt8]) -> Int32 {
+    func restoreSnapshot(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+        let started = ContinuousClock.now
         do {
-            try vfs.restore(try SnapshotFormat.decode(bytes))
-            logger.info("installed a snapshot of \(bytes.count) bytes")
+            try vfs.restore(snapshot: bytes)
+            logger.info("installed a snapshot of \(bytes.count) bytes in \(started.duration(to: .now))")
             noteSnapshotSize(bytes.count, installed: true)
             return 0
         } catch {

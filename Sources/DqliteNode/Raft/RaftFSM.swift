@@ -3,8 +3,9 @@ import Synchronization
 
 /// The Raft state machine (FSM version 3): entries are dqlite commands applied to the replicating VFS;
 /// snapshots are every database's files. Taking a snapshot stalled the loop thread for 20-40 ms per 40 MB
-/// database while it copied the pages; now the loop only takes a `SnapshotView` (copy-on-write arrays) and
-/// C-Raft's thread pool encodes it (`snapshot_async`); the loop frees the encoding once it is on disk.
+/// database while it copied the pages; now the loop only takes a `SnapshotView` (copy-on-write arrays), and
+/// C-Raft's thread pool (`snapshot_async`) hands C-Raft buffers that point at its pages (`SnapshotBuffers`);
+/// the loop lets go of them once the snapshot is on disk.
 enum RaftFSM {
     /// `async`: the backend runs `snapshot_async` on its thread pool; without, `snapshot` encodes at once.
     static func make(owner: UnsafeMutableRawPointer, async: Bool) -> raft_fsm {
@@ -24,9 +25,7 @@ enum RaftFSM {
                 // RAFT_BUSY: C-Raft asks again after the next applied entries.
                 guard engine.snapshotPacing.shouldTakeSnapshot() else { return RAFT_BUSY }
                 engine.snapshotStarted = .now
-                let view = engine.vfs.snapshotView()
-                engine.snapshotEncodingBytes = view.encodedSize
-                engine.snapshotHandoff.withLock { $0 = view }
+                engine.snapshotHandoff.withLock { $0 = engine.vfs.snapshotView() }
                 bufs!.pointee = nil
                 n!.pointee = 0
                 return 0
@@ -37,47 +36,39 @@ enum RaftFSM {
                 guard let view = engine.snapshotHandoff.withLock({ v -> SnapshotView? in defer { v = nil }; return v }) else {
                     return RAFT_INVALID
                 }
-                return RaftFSM.encode(view, bufs, n)
+                return RaftFSM.buffers(view, engine, bufs, n)
             }
         } else {
             fsm.snapshot = { fsm, bufs, n in
                 let engine = Unmanaged<RaftEngine>.fromOpaque(fsm!.pointee.data).takeUnretainedValue()
                 guard engine.snapshotPacing.shouldTakeSnapshot() else { return RAFT_BUSY }
                 engine.snapshotStarted = .now
-                let view = engine.vfs.snapshotView()
-                engine.snapshotEncodingBytes = view.encodedSize
-                return RaftFSM.encode(view, bufs, n)
+                return RaftFSM.buffers(engine.vfs.snapshotView(), engine, bufs, n)
             }
         }
         fsm.snapshot_finalize = { fsm, bufs, n in
-            // Loop thread, once the snapshot is stored (or abandoned): the buffers are ours to free (off the
-            // loop thread, see OffLoopRelease).
+            // Loop thread, once the snapshot is stored (or abandoned): the pages it points at are let go of off
+            // the loop thread (see OffLoopRelease); the array of buffers is ours to free.
             let engine = Unmanaged<RaftEngine>.fromOpaque(fsm!.pointee.data).takeUnretainedValue()
             engine.snapshotHandoff.withLock { $0 = nil }
-            engine.snapshotEncodingBytes = 0
-            if let array = bufs?.pointee {
-                var size = 0
-                var buffers: [UnsafeMutableRawPointer] = []
-                for i in 0..<Int(n!.pointee) {
-                    size += array[i].len
-                    if let base = array[i].base { buffers.append(base) }
+            let stored = engine.snapshotBuffers.withLock { b -> SnapshotBuffers? in defer { b = nil }; return b }
+            if let array = bufs?.pointee { raft_free(array) }
+            if let stored {
+                OffLoopRelease.free([], keeping: stored)
+                if stored.bytes > 0, let started = engine.snapshotStarted {
+                    engine.noteSnapshotSize(stored.bytes)
+                    engine.metrics.recordSnapshot(since: started, bytes: stored.bytes)
                 }
-                raft_free(array)
-                OffLoopRelease.free(buffers)
-                if size > 0 {
-                    engine.noteSnapshotSize(size)
-                    engine.metrics.recordSnapshot(since: engine.snapshotStarted, bytes: size)
-                }
-                engine.snapshotStarted = nil
             }
+            engine.snapshotStarted = nil
             bufs?.pointee = nil
             n?.pointee = 0
             return 0
         }
         fsm.restore = { fsm, buf in
             let engine = Unmanaged<RaftEngine>.fromOpaque(fsm!.pointee.data).takeUnretainedValue()
-            let bytes = [UInt8](UnsafeRawBufferPointer(start: buf!.pointee.base, count: buf!.pointee.len))
-            let rc = engine.restoreSnapshot(bytes)
+            // Parsed in place: a copy of a big database's snapshot would double the restore's memory and time.
+            let rc = engine.restoreSnapshot(UnsafeRawBufferPointer(start: buf!.pointee.base, count: buf!.pointee.len))
             // On success the FSM owns the buffer; on failure Raft frees it.
             if rc == 0 { raft_free(buf!.pointee.base) }
             return rc
@@ -85,19 +76,13 @@ enum RaftFSM {
         return fsm
     }
 
-    /// Encodes `view` into one buffer that `snapshot_finalize` frees.
-    static func encode(_ view: SnapshotView, _ bufs: UnsafeMutablePointer<UnsafeMutablePointer<raft_buffer>?>?,
-                       _ n: UnsafeMutablePointer<UInt32>?) -> Int32 {
-        let size = view.encodedSize
-        guard let base = raft_malloc(max(1, size)) else { return RAFT_NOMEM }
-        guard let array = raft_malloc(MemoryLayout<raft_buffer>.size)?.bindMemory(to: raft_buffer.self, capacity: 1) else {
-            raft_free(base)
-            return RAFT_NOMEM
-        }
-        view.write(into: base, size: size)
-        array.pointee = raft_buffer(base: base, len: size)
+    /// Hands C-Raft `view` as buffers pointing at its pages; `snapshot_finalize` lets go of them.
+    static func buffers(_ view: SnapshotView, _ engine: RaftEngine, _ bufs: UnsafeMutablePointer<UnsafeMutablePointer<raft_buffer>?>?,
+                        _ n: UnsafeMutablePointer<UInt32>?) -> Int32 {
+        guard let (buffers, array) = SnapshotBuffers.make(view) else { return RAFT_NOMEM }
+        engine.snapshotBuffers.withLock { $0 = buffers }
         bufs!.pointee = array
-        n!.pointee = 1
+        n!.pointee = UInt32(buffers.count)
         return 0
     }
 }

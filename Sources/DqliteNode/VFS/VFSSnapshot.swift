@@ -42,38 +42,57 @@ extension ReplicatingVFS {
     /// (`encodedSnapshotSize()` bytes).
     public func writeSnapshot(into out: UnsafeMutableRawPointer, size: Int) { snapshotView().write(into: out, size: size) }
 
-    /// Replaces the named databases with `files`. Connections already open see the new contents: their view
-    /// of the WAL is invalidated so the next read rebuilds it.
+    /// Replaces the named databases with `files` (see `restore(snapshot:)`).
     public func restore(_ files: [DatabaseFiles]) throws(VFSError) {
+        let result = SnapshotFormat.encode(files).withUnsafeBytes { buffer in Result { () throws(VFSError) in try restore(snapshot: buffer) } }
+        try result.get()
+    }
+
+    /// Replaces the databases an encoded snapshot holds with its files, copying each page once, straight from
+    /// `buffer` (C-Raft's). Connections already open see the new contents: their view of the WAL is
+    /// invalidated so the next read rebuilds it. A bad snapshot changes nothing.
+    public func restore(snapshot buffer: UnsafeRawBufferPointer) throws(VFSError) {
+        let entries: [SnapshotEntry]
+        do { entries = try SnapshotFormat.layout(buffer) } catch { throw .malformed("snapshot: \(error)") }
         var parsed: [(String, Int, [[UInt8]], [UInt8], [WALFrame])] = []
-        for f in files {
+        for entry in entries {
+            let main = UnsafeRawBufferPointer(rebasing: buffer[entry.main])
+            let wal = UnsafeRawBufferPointer(rebasing: buffer[entry.wal])
             var pageSize = 0
-            if !f.main.isEmpty {
-                guard f.main.count >= 100 else { throw .malformed("\(f.name): main file of \(f.main.count) bytes") }
-                let raw = Int(f.main[16]) << 8 | Int(f.main[17])
+            if !main.isEmpty {
+                guard main.count >= 100 else { throw .malformed("\(entry.name): main file of \(main.count) bytes") }
+                let raw = Int(main[16]) << 8 | Int(main[17])
                 pageSize = raw == 1 ? 65536 : raw
-                guard pageSize >= 512, pageSize & (pageSize - 1) == 0, f.main.count % pageSize == 0 else {
-                    throw .malformed("\(f.name): main file of \(f.main.count) bytes with page size \(pageSize)")
+                guard pageSize >= 512, pageSize & (pageSize - 1) == 0, main.count % pageSize == 0 else {
+                    throw .malformed("\(entry.name): main file of \(main.count) bytes with page size \(pageSize)")
                 }
             }
-            let pages = pageSize == 0 ? [] : stride(from: 0, to: f.main.count, by: pageSize).map { Array(f.main[$0..<($0 + pageSize)]) }
+            func bytes(_ from: Int, _ count: Int, of file: UnsafeRawBufferPointer) -> [UInt8] {
+                [UInt8](UnsafeRawBufferPointer(rebasing: file[from..<(from + count)]))
+            }
+            var pages: [[UInt8]] = []
+            if pageSize > 0 {
+                pages.reserveCapacity(main.count / pageSize)
+                for start in stride(from: 0, to: main.count, by: pageSize) { pages.append(bytes(start, pageSize, of: main)) }
+            }
             var header = [UInt8](), frames: [WALFrame] = []
-            if !f.wal.isEmpty {
-                guard f.wal.count >= WALFormat.headerSize else { throw .malformed("\(f.name): WAL of \(f.wal.count) bytes") }
-                header = Array(f.wal[0..<WALFormat.headerSize])
+            if !wal.isEmpty {
+                guard wal.count >= WALFormat.headerSize else { throw .malformed("\(entry.name): WAL of \(wal.count) bytes") }
+                header = bytes(0, WALFormat.headerSize, of: wal)
                 let walPageSize = Int(WALFormat.readBE32(header, 8))
                 let frameSize = WALFormat.frameHeaderSize + walPageSize
-                guard walPageSize >= 512, (f.wal.count - WALFormat.headerSize) % frameSize == 0,
+                guard walPageSize >= 512, (wal.count - WALFormat.headerSize) % frameSize == 0,
                       pageSize == 0 || pageSize == walPageSize else {
-                    throw .malformed("\(f.name): WAL of \(f.wal.count) bytes with page size \(walPageSize)")
+                    throw .malformed("\(entry.name): WAL of \(wal.count) bytes with page size \(walPageSize)")
                 }
-                for start in stride(from: WALFormat.headerSize, to: f.wal.count, by: frameSize) {
-                    frames.append(WALFrame(header: Array(f.wal[start..<(start + WALFormat.frameHeaderSize)]),
-                                           page: Array(f.wal[(start + WALFormat.frameHeaderSize)..<(start + frameSize)])))
+                frames.reserveCapacity((wal.count - WALFormat.headerSize) / frameSize)
+                for start in stride(from: WALFormat.headerSize, to: wal.count, by: frameSize) {
+                    frames.append(WALFrame(header: bytes(start, WALFormat.frameHeaderSize, of: wal),
+                                           page: bytes(start + WALFormat.frameHeaderSize, walPageSize, of: wal)))
                 }
                 if pageSize == 0 { pageSize = walPageSize }
             }
-            parsed.append((f.name, pageSize, pages, header, frames))
+            parsed.append((entry.name, pageSize, pages, header, frames))
         }
         // Everything parsed: only now change state, so a bad snapshot leaves the old one intact.
         for (name, pageSize, pages, header, frames) in parsed {
@@ -119,38 +138,45 @@ public struct SnapshotView: Sendable {
     /// Writes the encoding (SnapshotFormat, `encodedSize` bytes) into `out` in one pass.
     public func write(into out: UnsafeMutableRawPointer, size: Int) {
         var at = 0
-        func put(_ bytes: UnsafeRawBufferPointer) {
-            precondition(at + bytes.count <= size, "snapshot larger than its computed size")
-            if bytes.count > 0 { (out + at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-            at += bytes.count
+        forEachPiece { piece, _ in
+            piece.withUnsafeBytes { bytes in
+                precondition(at + bytes.count <= size, "snapshot larger than its computed size")
+                if bytes.count > 0 { (out + at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
+                at += bytes.count
+            }
         }
-        func put(_ bytes: [UInt8]) { bytes.withUnsafeBytes { put($0) } }
-        func pad(from start: Int) {
-            let n = (8 - (at - start) % 8) % 8
-            (out + at).initializeMemory(as: UInt8.self, repeating: 0, count: n)
-            at += n
-        }
+        precondition(at == size, "snapshot of \(at) bytes, \(size) computed")
+    }
+
+    /// The encoding (SnapshotFormat) as the arrays it is made of, in order: headers and padding made here
+    /// (`made`), and the view's own pages and frames (`SnapshotBuffers` hands them to C-Raft without copying).
+    func forEachPiece(_ body: (_ piece: [UInt8], _ made: Bool) -> Void) {
         var header = WireWriter(capacity: 64)
         header.uint64(SnapshotFormat.format)
         header.uint64(UInt64(databases.count))
-        put(header.bytes)
+        body(header.bytes, true)
         for db in databases {
             var w = WireWriter(capacity: 64)
             w.text(db.name)
             w.uint64(UInt64(db.pages.count * db.pageSize))
             w.uint64(UInt64(db.walSize))
-            put(w.bytes)
-            let start = at
-            for p in db.pages { put(p) }
+            body(w.bytes, true)
+            var length = 0
+            for p in db.pages {
+                body(p, false)
+                length += p.count
+            }
             if !db.walHeader.isEmpty {
-                put(db.walHeader)
+                body(db.walHeader, false)
+                length += db.walHeader.count
                 for f in db.frames {
-                    put(f.header)
-                    put(f.page)
+                    body(f.header, false)
+                    body(f.page, false)
+                    length += f.header.count + f.page.count
                 }
             }
-            pad(from: start)
+            let padding = (8 - length % 8) % 8
+            if padding > 0 { body([UInt8](repeating: 0, count: padding), true) }
         }
-        precondition(at == size, "snapshot of \(at) bytes, \(size) computed")
     }
 }
