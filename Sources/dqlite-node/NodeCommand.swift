@@ -58,8 +58,11 @@ struct RunNode: AsyncParsableCommand {
     @Option(help: "Take a snapshot every this many entries.")
     var snapshotThreshold: UInt32 = 1024
 
+    @Option(help: "MiB of entries applied after which a snapshot is taken even before --snapshot-threshold entries (big entries: transactions of many rows).")
+    var snapshotThresholdMib: UInt32 = 16
+
     @Option(help: "Defer each snapshot until the log applied since the last one is this many times that snapshot's size, or --snapshot-log-max-mib (big databases are snapshotted less often; more log in memory); 0 takes one every --snapshot-threshold entries, as dqlite does.")
-    var snapshotLogRatio: Double = 2
+    var snapshotLogRatio: Double = 1
 
     @Option(help: "MiB of log applied since the last snapshot after which the next is never deferred (see --snapshot-log-ratio).")
     var snapshotLogMaxMib: UInt32 = 256
@@ -68,7 +71,7 @@ struct RunNode: AsyncParsableCommand {
     var snapshotTrailing: UInt32 = 8192
 
     @Option(help: "MiB of entries the log keeps after a snapshot at most: fewer than --snapshot-trailing entries when entries are big (grouped commits).")
-    var snapshotTrailingMib: UInt32 = 64
+    var snapshotTrailingMib: UInt32 = 8
 
     @Option(help: "Milliseconds a write waits for the write lock before failing with 'database is locked' (0: fail at once, as dqlite 1.11).")
     var busyTimeout: UInt32 = 5000
@@ -141,6 +144,7 @@ struct RunNode: AsyncParsableCommand {
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level must be one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
         }
+        guard (1...65536).contains(snapshotThresholdMib) else { throw ValidationError("--snapshot-threshold-mib must be 1...65536") }
         guard (1...65536).contains(snapshotTrailingMib) else { throw ValidationError("--snapshot-trailing-mib must be 1...65536") }
         guard snapshotLogRatio.isFinite, (0...1000).contains(snapshotLogRatio) else { throw ValidationError("--snapshot-log-ratio must be 0...1000") }
         guard (1...65536).contains(snapshotLogMaxMib) else { throw ValidationError("--snapshot-log-max-mib must be 1...65536") }
@@ -160,6 +164,7 @@ struct RunNode: AsyncParsableCommand {
         settings.heartbeatTimeoutMs = heartbeatTimeout
         settings.fastFailover = fastFailover
         settings.snapshotThreshold = snapshotThreshold
+        settings.snapshotThresholdBytes = Int(snapshotThresholdMib) << 20
         settings.snapshotTrailing = snapshotTrailing
         settings.snapshotTrailingBytes = Int(snapshotTrailingMib) << 20
         settings.snapshotLogRatio = snapshotLogRatio

@@ -20,15 +20,20 @@ public struct NodeSettings: Sendable {
     /// after the election timeout (see `LeaderWatch`). Off: C-Raft's timers alone, as C dqlite.
     public var fastFailover = true
     public var snapshotThreshold: UInt32 = 1024
+    /// About how many bytes of entries are applied before C-Raft asks for a snapshot: fewer than
+    /// `snapshotThreshold` entries when they are big (a transaction of 1 000 rows), see `EntryCountBudget`.
+    public var snapshotThresholdBytes = 16 << 20
     public var snapshotTrailing: UInt32 = 8192
     /// About how many bytes of entries the log keeps after a snapshot: fewer than `snapshotTrailing` entries
-    /// when they are big (grouped commits), see `TrailingBudget`.
-    public var snapshotTrailingBytes = 64 << 20
+    /// when they are big (grouped commits), see `EntryCountBudget`.
+    public var snapshotTrailingBytes = 8 << 20
     /// Defer a snapshot until the log applied since the last one is this many times that snapshot's size,
     /// or `snapshotLogMaxBytes` (see `SnapshotPacing`); 0 takes one every `snapshotThreshold` entries, as
-    /// dqlite does. With 2, the 8-writer kvwrite p99 here fell from 8.4-9.4 to 6.8-8.7 ms (3 of 3
-    /// alternated runs), for ~70-100 MiB more peak RSS per node (a 60-75 MB database).
-    public var snapshotLogRatio = 2.0
+    /// dqlite does. Measured at 8 writers, 40 000 writes, 3 interleaved runs each (issue 21): ratio 2 (with
+    /// 64 MiB trailing) gave p99 6.9 ms at 4 425 writes/s for a peak RSS of 221-256 MiB per node; ratio 1
+    /// (with 8 MiB trailing) p99 6.8 ms at 4 611 writes/s for 151-177 MiB; ratio 0.5 p99 7.7 ms; dqlite's
+    /// rule (0) p99 8.8 ms. Before snapshots pointed at the pages (`SnapshotBuffers`) the ratio bought more.
+    public var snapshotLogRatio = 1.0
     public var snapshotLogMaxBytes = 256 << 20
     /// How long a write waits for the write lock (held by another connection's transaction, or by one that
     /// is replicating) before failing with SQLITE_BUSY. C dqlite 1.11 fails at once (0).
@@ -159,7 +164,9 @@ final class RaftEngine {
     /// Follows the size of the latest snapshot taken or installed.
     var installTimeout = SnapshotInstallTimeout(baseMs: 2000)
     /// The snapshot trailing count, following the entries' size.
-    var trailing = TrailingBudget(configured: 8192)
+    var trailing = EntryCountBudget(configured: 8192, budgetBytes: 8 << 20, floor: 64)
+    /// The snapshot threshold, following the entries' size.
+    var threshold = EntryCountBudget(configured: 1024, budgetBytes: 16 << 20, floor: 8)
     /// Whether a snapshot C-Raft asks for is taken now.
     var snapshotPacing = SnapshotPacing()
     /// See `NodeSettings.onDiskFailure`.
@@ -233,12 +240,10 @@ final class RaftEngine {
         var rc: Int32
         raft_set_election_timeout(raft, settings.electionTimeoutMs)
         raft_set_heartbeat_timeout(raft, settings.heartbeatTimeoutMs)
-        // Staggered by node id (up to +3/8): nodes apply the same entries, so with one threshold they all
-        // took their snapshot at the same index, and each snapshot stalls its node's loop for tens of ms
-        // (C-Raft closes its open segment: io_destroy). Both followers stalling at once stalls commits.
-        raft_set_snapshot_threshold(raft, settings.snapshotThreshold + UInt32(id % 4) * (settings.snapshotThreshold / 8))
+        setSnapshotThreshold(settings.snapshotThreshold)
         raft_set_snapshot_trailing(raft, settings.snapshotTrailing)
-        trailing = TrailingBudget(configured: settings.snapshotTrailing, budgetBytes: settings.snapshotTrailingBytes)
+        trailing = EntryCountBudget(configured: settings.snapshotTrailing, budgetBytes: settings.snapshotTrailingBytes, floor: 64)
+        threshold = EntryCountBudget(configured: settings.snapshotThreshold, budgetBytes: settings.snapshotThresholdBytes, floor: 8)
         snapshotPacing = SnapshotPacing(logRatio: settings.snapshotLogRatio, maxLogBytes: settings.snapshotLogMaxBytes)
         raft_set_pre_vote(raft, true)
         installTimeout = SnapshotInstallTimeout(baseMs: settings.installSnapshotTimeoutMs > 0
@@ -309,11 +314,22 @@ final class RaftEngine {
 
     // MARK: FSM
 
+    /// Staggered by node id (up to +3/8): nodes apply the same entries, so with one threshold they all took
+    /// their snapshot at the same index, and each snapshot stalls its node's loop for tens of ms (C-Raft
+    /// closes its open segment: io_destroy). Both followers stalling at once stalls commits.
+    private func setSnapshotThreshold(_ count: UInt32) {
+        raft_set_snapshot_threshold(raft, count + UInt32(id % 4) * (count / 8))
+    }
+
     func applyEntry(_ bytes: [UInt8]) -> Int32 {
         snapshotPacing.noteApplied(bytes: bytes.count)
         if let count = trailing.note(entryBytes: bytes.count) {
             logger.debug("snapshot trailing now \(count) entries (average entry \(Int(trailing.averageBytes)) bytes)")
             raft_set_snapshot_trailing(raft, count)
+        }
+        if let count = threshold.note(entryBytes: bytes.count) {
+            logger.debug("snapshot threshold now \(count) entries (average entry \(Int(threshold.averageBytes)) bytes)")
+            setSnapshotThreshold(count)
         }
         let command: Command
         do { command = try Command.decode(bytes) } catch {
