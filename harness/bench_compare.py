@@ -14,6 +14,7 @@ Prints ops/s, latency percentiles, errors by class and our client's CPU time per
 over --repeat rounds, plus our/go throughput ratios.
 
 usage: harness/bench_compare.py [--duration 15] [--workers 1,8] [--workload kvwrite] [--repeat 1] [--bench PATH]
+       [--ops N] [--before-node PATH: an earlier build of dqlite-node, benchmarked in the same rounds]
 Everything it starts is stopped by pid, and its temp dirs are removed, also on failure or Ctrl-C.
 """
 import argparse, glob, json, os, shutil, signal, socket, subprocess, sys, tempfile, time
@@ -240,6 +241,7 @@ def main():
                     "sizes per node")
     ap.add_argument("--tls-too", action="store_true", help="also benchmark our dqlite-node with mutual TLS (nodes and bench)")
     ap.add_argument("--metrics-too", action="store_true", help="also benchmark our dqlite-node serving --metrics (Prometheus backend on)")
+    ap.add_argument("--before-node", help="also benchmark this dqlite-node binary (an earlier build: a before/after comparison in the same run)")
     a = ap.parse_args()
     for exe in (GO_BENCH, GO_SHELL, a.bench):
         if not os.access(exe, os.X_OK):
@@ -255,6 +257,9 @@ def main():
     if os.access(a.node, os.X_OK):
         configs.append(("swift dqlite-bench on swift dqlite-node",
                         lambda w: run_ours(root, a.bench, w, a.duration, a.workload, a.node, a.node_args.split(), ops=a.ops)))
+        if a.before_node:
+            configs.append(("swift bench on swift node (before)",
+                            lambda w: run_ours(root, a.bench, w, a.duration, a.workload, a.before_node, a.node_args.split(), ops=a.ops)))
         if a.tls_too:
             certs = make_certificates(root)
             configs.append(("swift bench on swift node over TLS",
@@ -300,6 +305,9 @@ def main():
             for name in ("swift bench on swift node over TLS", "swift bench on swift node --metrics"):
                 if name in ops and node:
                     print(f"{w:>7} {kind:<5} {'ratio ' + name[20:] + ' / plain node':<40} {ops[name] / node:>8.2f}")
+            if "swift bench on swift node (before)" in ops and node:
+                before = ops["swift bench on swift node (before)"]
+                print(f"{w:>7} {kind:<5} {'ratio swift node now / before':<40} {node / before if before else float('inf'):>8.2f}")
             swift = ops.get("swift dqlite-bench")
             if swift is None:  # --only-node: nothing to compare with in this run
                 continue

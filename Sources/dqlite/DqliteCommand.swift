@@ -24,11 +24,15 @@ struct ClusterOptions: ParsableArguments {
     @Option(name: .long, help: "Seconds to wait for the leader and for each request.")
     var timeout: Double = 10
 
+    @Option(name: .long, help: "MiB a reply may have at most (the guard against a peer announcing a huge message); a .dump of a bigger database needs more.")
+    var maxMessageMib: UInt64 = 256
+
     @OptionGroup(title: "Mutual TLS (a cluster whose nodes run with TLS)")
     var tls: TLSOptions
 
     func validate() throws {
         guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
+        guard (1...(1 << 20)).contains(maxMessageMib) else { throw ValidationError("--max-message-mib must be 1...1048576") }
         guard !addresses.isEmpty else { throw ValidationError("give the cluster's servers with -s HOST:PORT[,HOST:PORT...]") }
     }
 
@@ -40,6 +44,7 @@ struct ClusterOptions: ParsableArguments {
         config.requestTimeout = .milliseconds(Int(timeout * 1000))
         config.retry.deadline = .milliseconds(Int(timeout * 1000))
         config.tls = try tls.context()
+        config.maxMessageBytes = maxMessageMib << 20
         return config
     }
 }
@@ -51,17 +56,10 @@ struct ShellCommand: AsyncParsableCommand {
         discussion: "With SQL (or a dot command) as the last argument it runs that once and exits; without, it reads lines from standard input.\n\n" + Shell.help
     )
 
-    @Option(name: [.short, .long], parsing: .singleValue, help: "Comma-separated list of servers (host:port); may be repeated.")
-    var servers: [String] = []
+    @OptionGroup var cluster: ClusterOptions
 
     @Option(name: [.short, .long], help: "Output format: tabular or json.")
     var format: String = "tabular"
-
-    @Option(name: .long, help: "Seconds to wait for the leader and for each request.")
-    var timeout: Double = 10
-
-    @OptionGroup(title: "Mutual TLS (a cluster whose nodes run with TLS)")
-    var tls: TLSOptions
 
     @Argument(help: "The database name.")
     var database: String
@@ -73,13 +71,8 @@ struct ShellCommand: AsyncParsableCommand {
         guard let format = OutputFormat(rawValue: format) else {
             throw ValidationError("unknown format '\(format)': use tabular or json")
         }
-        guard timeout > 0 else { throw ValidationError("--timeout must be positive") }
-        var config = ClientConfig()
-        config.leaderTimeout = .milliseconds(Int(timeout * 1000))
-        config.requestTimeout = .milliseconds(Int(timeout * 1000))
-        config.retry.deadline = .milliseconds(Int(timeout * 1000))
-        config.tls = try tls.context()
-        let addresses = servers.flatMap { $0.split(separator: ",").map(String.init) }
+        let config = try cluster.config()
+        let addresses = cluster.addresses
         let shell: Shell
         do {
             shell = try Shell(servers: addresses, database: database, format: format, config: config)

@@ -24,4 +24,23 @@ final class SegmentFileCheckTests: XCTestCase {
         XCTAssertNil(SegmentFileCheck.openProblem(cut + [UInt8](repeating: 0, count: (8 << 20) - cut.count), expectedSize: 8 << 20),
                      "at full size, a damaged last batch is a torn write")
     }
+
+    /// The 8-bytes-a-step CRC gives libiberty's, byte by byte, for every length and start.
+    func testTheFastCRCIsLibibertysCRC() {
+        func bytewise(_ b: [UInt8], _ start: Int, _ count: Int) -> UInt32 {
+            var crc: UInt32 = 0
+            for byte in b[start..<(start + count)] {
+                var c = ((crc >> 24) ^ UInt32(byte)) << 24
+                for _ in 0..<8 { c = c & 0x8000_0000 != 0 ? (c << 1) ^ 0x04C1_1DB7 : c << 1 }
+                crc = (crc << 8) ^ c
+            }
+            return crc
+        }
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<300).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        for start in [0, 1, 7] {
+            for count in 0..<(bytes.count - start) { XCTAssertEqual(SegmentFileCheck.crc32(bytes, start, count), bytewise(bytes, start, count)) }
+        }
+        XCTAssertEqual(SegmentFileCheck.crc32(Array("123456789".utf8), 0, 9), 0x89A1_897F, "the value the byte-a-step table gave")
+    }
 }

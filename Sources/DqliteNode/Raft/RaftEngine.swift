@@ -257,8 +257,11 @@ final class RaftEngine {
             rc = raft_bootstrap(raft, &conf)
             guard rc == 0 || rc == RAFT_CANTBOOTSTRAP else { throw .raft(rc, "raft_bootstrap: \(errorMessage())") }
         }
+        let starting = ContinuousClock.now
         rc = raft_start(raft)
         guard rc == 0 else { throw .raft(rc, "raft_start: \(errorMessage())") }
+        // What a restart costs: the snapshot C-Raft loaded (restored above) and the entries after it, replayed.
+        logger.info("Raft started in \(starting.duration(to: .now)): snapshot at index \(raft.pointee.log.snapshot.last_index), log up to \(raft.pointee.last_stored), applied \(raft.pointee.last_applied)")
         metricsSampler = MetricsSampler(engine: self)
         if catchingUp && RaftReceiveFilter.holdingVotes(raft) {
             logger.warning("catching up: this node lost Raft data, and holds its vote until the leader has caught it up")

@@ -225,7 +225,8 @@ final class Gateway {
             host.weight = w
             reply([.empty])
         case .dump(let name):
-            guard let files = try? host.vfs.snapshot(), let f = files.first(where: { $0.name == name }) else {
+            // This database only: a copy of every database had made a DUMP of a small one cost a big one's.
+            guard let f = host.vfs.files(of: name) else {
                 return reply(failure(ErrorCode.dqliteNotFound, "database not found"))
             }
             reply([.files([DumpFile(name: name, content: f.main), DumpFile(name: name + "-wal", content: f.wal)])])

@@ -4,24 +4,25 @@ extension ReplicatingVFS {
     /// Every database's main file and committed WAL: the state at the last applied entry. Transactions still
     /// replicating come after that entry in the log, so they are rightly left out.
     public func snapshot() throws(VFSError) -> [DatabaseFiles] {
-        var out: [DatabaseFiles] = []
-        for name in databaseNames {
-            let db = databases[name]!
-            var main = [UInt8]()
-            main.reserveCapacity(db.pages.count * db.pageSize)
-            for p in db.pages { main += p }
-            var wal = [UInt8]()
-            if !db.wal.header.isEmpty {
-                wal.reserveCapacity(db.wal.fileSize)
-                wal += db.wal.header
-                for f in db.wal.frames {
-                    wal += f.header
-                    wal += f.page
-                }
+        databaseNames.compactMap { files(of: $0) }
+    }
+
+    /// One database's main file and committed WAL (a DUMP), nil if there is no such database.
+    public func files(of name: String) -> DatabaseFiles? {
+        guard let db = databases[name] else { return nil }
+        var main = [UInt8]()
+        main.reserveCapacity(db.pages.count * db.pageSize)
+        for p in db.pages { main += p }
+        var wal = [UInt8]()
+        if !db.wal.header.isEmpty {
+            wal.reserveCapacity(db.wal.fileSize)
+            wal += db.wal.header
+            for f in db.wal.frames {
+                wal += f.header
+                wal += f.page
             }
-            out.append(DatabaseFiles(name: name, main: main, wal: wal))
         }
-        return out
+        return DatabaseFiles(name: name, main: main, wal: wal)
     }
 
     /// The state `snapshot()` would copy, without copying it: every database's pages and committed WAL
