@@ -119,7 +119,7 @@ let package = Package(
         .testTarget(name: "DqliteClientTests", dependencies: ["DqliteClient", "LocalCluster", "dqlite-node"]),
         .testTarget(name: "DqliteShellTests", dependencies: ["DqliteShell", "LocalCluster", "dqlite", "dqlite-node"]),
         .testTarget(name: "DemoServerTests", dependencies: ["DemoServer", "LocalCluster", "dqlite-demo"]),
-        .testTarget(name: "DqliteAppTests", dependencies: ["DqliteApp", "DqliteClient", "LocalCluster", "dqlite-node"]),
+        .testTarget(name: "DqliteAppTests", dependencies: ["Checker", "DqliteApp", "DqliteClient", "LocalCluster", "dqlite-node"]),
         .testTarget(name: "DqliteBenchTests", dependencies: ["DqliteBench", "LocalCluster", "dqlite-bench"]),
         .testTarget(name: "LocalClusterTests", dependencies: ["LocalCluster"]),
         .testTarget(name: "ClockFaultsTests", dependencies: ["LocalCluster", "DqliteClient", "dqlite-node"]),

@@ -17,7 +17,7 @@ public final class MetricsScraper: Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     init(path: String, start: ContinuousClock.Instant) throws {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         output = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         self.start = start
     }

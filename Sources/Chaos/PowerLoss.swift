@@ -100,16 +100,14 @@ final class PowerLossDisks: Sendable {
         process.arguments = ["--backing", place.backing, "--mount", place.mount, "--report", reportPath(node), "--seed", String(seed)]
             + (writebackS.map { ["--writeback-ms", String(Int($0 * 1000))] } ?? [])
         let log = logPath(node)
-        if !FileManager.default.fileExists(atPath: log) { _ = FileManager.default.createFile(atPath: log, contents: nil) }
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        handle.seekToEndOfFile()
+        let handle = try AppendedLog.open(log)
         process.standardOutput = handle
         process.standardError = handle
         process.standardInput = FileHandle.nullDevice
         try process.run()
         daemons.withLock { $0[node] = process }
         let deadline = ContinuousClock.now + .seconds(10)
-        while !Self.isMounted(place.mount) {
+        while !Mounts.isMounted(place.mount, type: "fuse") {
             guard process.isRunning, ContinuousClock.now < deadline else {
                 throw ChaosError.harness("the power-loss layer did not mount on \(place.mount) (see \(log))")
             }
@@ -117,13 +115,6 @@ final class PowerLossDisks: Sendable {
         }
     }
 
-    static func isMounted(_ point: String) -> Bool {
-        let table = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
-        return table.split(separator: "\n").contains { line in
-            let fields = line.split(separator: " ")
-            return fields.count > 2 && fields[1] == point && fields[2].hasPrefix("fuse")
-        }
-    }
 }
 
 /// What one node's disk discarded at a power loss, as the layer reported it.

@@ -30,7 +30,9 @@ final class ChildProcess {
     init(_ executable: String, _ arguments: [String], input: String?, environment: [String: String]?) throws {
         var outPipe: [Int32] = [-1, -1], errPipe: [Int32] = [-1, -1], inPipe: [Int32] = [-1, -1]
         guard dqlite_pipe_cloexec(&outPipe) == 0, dqlite_pipe_cloexec(&errPipe) == 0, dqlite_pipe_cloexec(&inPipe) == 0 else {
-            throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            let error = POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+            for fd in outPipe + errPipe + inPipe where fd >= 0 { close(fd) }  // the pipes made before the one that failed
+            throw error
         }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

@@ -20,6 +20,15 @@ public enum Mounts {
         }
     }
 
+    /// Whether a filesystem whose type begins with `type` ("fuse", "tmpfs") is mounted on `point`.
+    public static func isMounted(_ point: String, type: String) -> Bool {
+        let table = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""
+        return table.split(separator: "\n").contains { line in
+            let fields = line.split(separator: " ")
+            return fields.count > 2 && fields[1] == point && fields[2].hasPrefix(type)
+        }
+    }
+
     /// Detaches every mount at or below `root` (deepest first), lazily, so busy ones go too.
     public static func detachAll(under root: String) {
         let table = (try? String(contentsOfFile: "/proc/self/mounts", encoding: .utf8)) ?? ""

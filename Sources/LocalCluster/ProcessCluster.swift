@@ -162,9 +162,7 @@ public actor ProcessCluster {
         process.executableURL = URL(fileURLWithPath: launcher.first ?? executable)
         process.arguments = launcher.isEmpty ? arguments : Array(launcher.dropFirst()) + [executable] + arguments
         let logPath = root + "/node\(index + 1).log"
-        if !FileManager.default.fileExists(atPath: logPath) { _ = FileManager.default.createFile(atPath: logPath, contents: nil) }
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        log.seekToEndOfFile()
+        let log = try AppendedLog.open(logPath)
         process.standardOutput = log
         process.standardError = log
         process.standardInput = FileHandle.nullDevice

@@ -62,7 +62,7 @@ struct RunNode: AsyncParsableCommand {
     var snapshotThresholdMib: UInt32 = 16
 
     @Option(help: "Defer each snapshot until the log applied since the last one is this many times that snapshot's size, or --snapshot-log-max-mib (big databases are snapshotted less often; more log in memory); 0 takes one every --snapshot-threshold entries, as dqlite does.")
-    var snapshotLogRatio: Double = 1
+    var snapshotLogRatio: Double = 2
 
     @Option(help: "MiB of log applied since the last snapshot after which the next is never deferred (see --snapshot-log-ratio).")
     var snapshotLogMaxMib: UInt32 = 256

@@ -1,3 +1,4 @@
+import Checker
 import DqliteClient
 import DqliteWire
 import Foundation
@@ -12,12 +13,7 @@ final class MetricsProcessTests: XCTestCase {
     private func scrape(_ address: String) async throws -> [String: Double] {
         let r = try await CommandRunner.run("/usr/bin/curl", ["-s", "--max-time", "10", "http://\(address)/metrics"], timeout: .seconds(20))
         XCTAssertEqual(r.status, 0, r.stderr)
-        var samples: [String: Double] = [:]
-        for line in r.stdout.split(separator: "\n") where !line.hasPrefix("#") {
-            guard let space = line.lastIndex(of: " "), let v = Double(line[line.index(after: space)...]) else { continue }
-            samples[String(line[..<space])] = v
-        }
-        return samples
+        return MetricsSample.parse(exposition: Substring(r.stdout))  // the bed's parser: the node's series, no buckets
     }
 
     func testTheLeadersCountersMoveAsTheLoadSays() async throws {

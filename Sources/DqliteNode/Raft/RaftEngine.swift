@@ -29,11 +29,11 @@ public struct NodeSettings: Sendable {
     public var snapshotTrailingBytes = 8 << 20
     /// Defer a snapshot until the log applied since the last one is this many times that snapshot's size,
     /// or `snapshotLogMaxBytes` (see `SnapshotPacing`); 0 takes one every `snapshotThreshold` entries, as
-    /// dqlite does. Measured at 8 writers, 40 000 writes, 3 interleaved runs each (issue 21): ratio 2 (with
-    /// 64 MiB trailing) gave p99 6.9 ms at 4 425 writes/s for a peak RSS of 221-256 MiB per node; ratio 1
-    /// (with 8 MiB trailing) p99 6.8 ms at 4 611 writes/s for 151-177 MiB; ratio 0.5 p99 7.7 ms; dqlite's
-    /// rule (0) p99 8.8 ms. Before snapshots pointed at the pages (`SnapshotBuffers`) the ratio bought more.
-    public var snapshotLogRatio = 1.0
+    /// dqlite does. Fewer snapshots keep the write tail short: with snapshots pointing at the pages
+    /// (`SnapshotBuffers`) and 8 MiB trailing, 3 interleaved runs each of 40 000 writes (issue 21) gave p99
+    /// 5.9 ms at 8 writers and 2.0-2.2 at 1 writer with ratio 2, against 7.7 and 2.8 with ratio 1, for a peak
+    /// RSS per node of 170-206 MiB against 151-175.
+    public var snapshotLogRatio = 2.0
     public var snapshotLogMaxBytes = 256 << 20
     /// How long a write waits for the write lock (held by another connection's transaction, or by one that
     /// is replicating) before failing with SQLITE_BUSY. C dqlite 1.11 fails at once (0).
