@@ -24,6 +24,7 @@ final class SnapshotFileCheckTests: XCTestCase {
         let frame = lz4Frame(data)
         let path = dir + "/snapshot-1-10-100"
         func write(_ bytes: [UInt8]) { FileManager.default.createFile(atPath: path, contents: Data(bytes)) }
+        FileManager.default.createFile(atPath: path + ".meta", contents: Data([1]))
 
         write(frame)
         XCTAssertNil(SnapshotFileCheck.problem(inFile: path))
@@ -42,5 +43,17 @@ final class SnapshotFileCheckTests: XCTestCase {
 
         write([1, 2, 3, 4, 5, 6, 7, 8])  // not an LZ4 frame: left to the FSM's decoder
         XCTAssertNil(SnapshotFileCheck.problem(inFile: path))
+    }
+
+    /// Only the snapshot C-Raft loads is checked: the latest by term, index and time (numbers, not text),
+    /// of those with a metadata file.
+    func testTheSnapshotCheckedIsTheOneCRaftLoads() {
+        let names = ["snapshot-2-900-5", "snapshot-2-900-5.meta", "snapshot-2-1024-3", "snapshot-2-1024-3.meta",
+                     "snapshot-3-10-1", "open-1", "0000000000000001-0000000000000900"]
+        XCTAssertEqual(SnapshotFileCheck.loaded(among: names), "snapshot-2-1024-3", "a later term needs its metadata file")
+        XCTAssertEqual(SnapshotFileCheck.loaded(among: names + ["snapshot-3-10-1.meta"]), "snapshot-3-10-1")
+        XCTAssertEqual(SnapshotFileCheck.loaded(among: ["snapshot-2-1024-3.meta"]), nil, "no data file")
+        XCTAssertEqual(SnapshotFileCheck.loaded(among: ["snapshot-1-5-9", "snapshot-1-5-9.meta", "snapshot-1-5-10", "snapshot-1-5-10.meta"]),
+                       "snapshot-1-5-10")
     }
 }

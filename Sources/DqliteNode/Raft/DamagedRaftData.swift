@@ -15,9 +15,10 @@ enum DamagedRaftData {
     /// The damage found in `dir`, or nil. `segmentSize` is the size open segments are preallocated with.
     static func inspect(dir: String, segmentSize: Int) -> String? {
         guard let names = SnapshotFileCheck.directoryEntries(dir) else { return nil }
+        let loadedSnapshot = SnapshotFileCheck.loaded(among: names)
         for name in names.sorted() {
             let path = dir + "/" + name
-            if name.hasPrefix("snapshot-") && !name.hasSuffix(".meta") && !name.hasSuffix(".tmp") {
+            if name == loadedSnapshot {
                 if let problem = SnapshotFileCheck.problem(inFile: path) { return "snapshot \(name): \(problem)" }
             } else if isClosedSegment(name) {
                 guard let bytes = SnapshotFileCheck.readAll(path) else { return "segment \(name) cannot be read" }
