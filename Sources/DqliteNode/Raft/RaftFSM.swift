@@ -54,10 +54,12 @@ enum RaftFSM {
             let stored = engine.snapshotBuffers.withLock { b -> SnapshotBuffers? in defer { b = nil }; return b }
             if let array = bufs?.pointee { raft_free(array) }
             if let stored {
-                OffLoopRelease.free([], keeping: stored)
-                if stored.bytes > 0, let started = engine.snapshotStarted {
-                    engine.noteSnapshotSize(stored.bytes)
-                    engine.metrics.recordSnapshot(since: started, bytes: stored.bytes)
+                let bytes = stored.bytes
+                // Consumed, so that the loop thread holds no reference once the other thread drops its own.
+                OffLoopRelease.release(consume stored)
+                if bytes > 0, let started = engine.snapshotStarted {
+                    engine.noteSnapshotSize(bytes)
+                    engine.metrics.recordSnapshot(since: started, bytes: bytes)
                 }
             }
             engine.snapshotStarted = nil
