@@ -61,14 +61,15 @@ public struct WireReader: Sendable {
     /// A NUL-terminated UTF-8 string padded with zeros to a multiple of 8.
     public mutating func text(_ field: String) throws(WireError) -> String {
         let start = offset
-        var nul = start
-        while nul < end && bytes[nul] != 0 { nul += 1 }
-        if nul >= end { throw .unterminatedText(field: field) }
-        let size = pad8(nul - start + 1)
-        if size > end - start { throw .truncated(field: field) }
-        for i in (nul + 1)..<(start + size) where bytes[i] != 0 { throw .badPadding(field: field) }
-        guard let s = String(validating: bytes[start..<nul], as: UTF8.self) else { throw .invalidUTF8(field: field) }
-        offset = start + size
+        let read = bytes.withUnsafeBytes { buffer in
+            Result { () throws(WireError) -> (String, Int) in
+                var raw = RawWireReader(buffer, offset: start)
+                let s = try raw.text(field)
+                return (s, raw.offset)
+            }
+        }
+        let (s, next) = try read.get()
+        offset = next
         return s
     }
 

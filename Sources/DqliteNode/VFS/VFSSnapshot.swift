@@ -36,19 +36,6 @@ extension ReplicatingVFS {
         })
     }
 
-    /// The snapshot's encoded size (SnapshotFormat), for `writeSnapshot`.
-    public func encodedSnapshotSize() -> Int { snapshotView().encodedSize }
-
-    /// Writes the snapshot, encoded as `SnapshotFormat.encode(snapshot())` would, straight into `out`
-    /// (`encodedSnapshotSize()` bytes).
-    public func writeSnapshot(into out: UnsafeMutableRawPointer, size: Int) { snapshotView().write(into: out, size: size) }
-
-    /// Replaces the named databases with `files` (see `restore(snapshot:)`).
-    public func restore(_ files: [DatabaseFiles]) throws(VFSError) {
-        let result = SnapshotFormat.encode(files).withUnsafeBytes { buffer in Result { () throws(VFSError) in try restore(snapshot: buffer) } }
-        try result.get()
-    }
-
     /// Replaces the databases an encoded snapshot holds with its files, copying each page once, straight from
     /// `buffer` (C-Raft's). Connections already open see the new contents: their view of the WAL is
     /// invalidated so the next read rebuilds it. A bad snapshot changes nothing.
@@ -123,31 +110,6 @@ public struct SnapshotView: Sendable {
         let walSize: Int
     }
     let databases: [Database]
-
-    /// Size of the encoding (SnapshotFormat).
-    public var encodedSize: Int {
-        var size = 16
-        for db in databases {
-            let fixed = db.name.utf8.count + 1
-            size += (fixed + 7) / 8 * 8 + 16
-            let body = db.pages.count * db.pageSize + db.walSize
-            size += (body + 7) / 8 * 8
-        }
-        return size
-    }
-
-    /// Writes the encoding (SnapshotFormat, `encodedSize` bytes) into `out` in one pass.
-    public func write(into out: UnsafeMutableRawPointer, size: Int) {
-        var at = 0
-        forEachPiece { piece, _ in
-            piece.withUnsafeBytes { bytes in
-                precondition(at + bytes.count <= size, "snapshot larger than its computed size")
-                if bytes.count > 0 { (out + at).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-                at += bytes.count
-            }
-        }
-        precondition(at == size, "snapshot of \(at) bytes, \(size) computed")
-    }
 
     /// The encoding (SnapshotFormat) as the arrays it is made of, in order: headers and padding made here
     /// (`made`), and the view's own pages and frames (`SnapshotBuffers` hands them to C-Raft without copying).
