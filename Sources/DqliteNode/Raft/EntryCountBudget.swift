@@ -11,9 +11,6 @@ struct EntryCountBudget {
     let configured: UInt32
     let budgetBytes: Int
     let floor: UInt32
-    /// Exponential moving average of entry sizes (bytes).
-    private(set) var averageBytes: Double = 0
-    private var applied = 0
     /// The count last given to Raft.
     private(set) var current: UInt32
 
@@ -24,15 +21,26 @@ struct EntryCountBudget {
         current = configured
     }
 
-    /// Records an applied entry's size; a new count when it moved by more than a tenth (checked every 8
-    /// entries), else nil.
-    mutating func note(entryBytes: Int) -> UInt32? {
-        averageBytes = averageBytes == 0 ? Double(entryBytes) : averageBytes * 0.95 + Double(entryBytes) * 0.05
-        applied += 1
-        guard applied % 8 == 0, averageBytes > 0 else { return nil }
+    /// The count for entries of `averageBytes` when it moved by more than a tenth, else nil.
+    mutating func update(averageBytes: Double) -> UInt32? {
+        guard averageBytes > 0 else { return nil }
         let wanted = UInt32(max(Double(floor), min(Double(configured), Double(budgetBytes) / averageBytes)))
         guard wanted > current + current / 10 || wanted < current - current / 10 else { return nil }
         current = wanted
         return wanted
+    }
+}
+
+/// The applied entries' size, as an exponential moving average: both `EntryCountBudget`s follow it.
+struct EntrySizeAverage {
+    private(set) var bytes: Double = 0
+    private var applied = 0
+
+    /// Records an applied entry's size; true every 8 entries, when the counts that follow it are worth
+    /// updating.
+    mutating func note(entryBytes: Int) -> Bool {
+        bytes = bytes == 0 ? Double(entryBytes) : bytes * 0.95 + Double(entryBytes) * 0.05
+        applied += 1
+        return applied % 8 == 0
     }
 }

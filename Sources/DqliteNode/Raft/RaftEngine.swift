@@ -163,6 +163,8 @@ final class RaftEngine {
     var busyTimeoutMs: UInt32 = 0
     /// Follows the size of the latest snapshot taken or installed.
     var installTimeout = SnapshotInstallTimeout(baseMs: 2000)
+    /// The applied entries' size, which the trailing and the threshold follow.
+    var entrySizes = EntrySizeAverage()
     /// The snapshot trailing count, following the entries' size.
     var trailing = EntryCountBudget(configured: 8192, budgetBytes: 8 << 20, floor: 64)
     /// The snapshot threshold, following the entries' size.
@@ -326,13 +328,15 @@ final class RaftEngine {
 
     func applyEntry(_ bytes: [UInt8]) -> Int32 {
         snapshotPacing.noteApplied(bytes: bytes.count)
-        if let count = trailing.note(entryBytes: bytes.count) {
-            logger.debug("snapshot trailing now \(count) entries (average entry \(Int(trailing.averageBytes)) bytes)")
-            raft_set_snapshot_trailing(raft, count)
-        }
-        if let count = threshold.note(entryBytes: bytes.count) {
-            logger.debug("snapshot threshold now \(count) entries (average entry \(Int(threshold.averageBytes)) bytes)")
-            setSnapshotThreshold(count)
+        if entrySizes.note(entryBytes: bytes.count) {
+            if let count = trailing.update(averageBytes: entrySizes.bytes) {
+                logger.debug("snapshot trailing now \(count) entries (average entry \(Int(entrySizes.bytes)) bytes)")
+                raft_set_snapshot_trailing(raft, count)
+            }
+            if let count = threshold.update(averageBytes: entrySizes.bytes) {
+                logger.debug("snapshot threshold now \(count) entries (average entry \(Int(entrySizes.bytes)) bytes)")
+                setSnapshotThreshold(count)
+            }
         }
         let command: Command
         do { command = try Command.decode(bytes) } catch {
