@@ -7,6 +7,7 @@ public enum ErrorCode {
     public static let sqliteIOErr: UInt64 = 10
     public static let sqliteNotFound: UInt64 = 12
     public static let sqliteFull: UInt64 = 13
+    public static let sqliteTooBig: UInt64 = 18
     public static let sqliteConstraint: UInt64 = 19
 
     /// SQLITE_IOERR_NOT_LEADER: the request needs the leader and this node is not it.

@@ -105,6 +105,13 @@ final class NodeProcessTests: XCTestCase {
             try await cluster.launch(0)
             let rows = try await DqliteClient(addresses: cluster.addresses).open("demo").queryAll("SELECT count(*), sum(length(v)) FROM t").rows
             XCTAssertEqual(rows.first, [.integer(40), .integer(6_000_000)], "compressed: \(compressed)")
+            // Its DUMP, sent from the pages in more buffers than writev takes at once and more bytes than a
+            // socket buffer holds (FilesReplyPieces), is the same database.
+            let files = try await DqliteClient(addresses: cluster.addresses).node(cluster.addresses[0]).dump(database: "demo")
+            XCTAssertEqual(files.map(\.name), ["demo", "demo-wal"])
+            XCTAssertGreaterThan(files[0].content.count + files[1].content.count, 6_000_000)
+            XCTAssertEqual(try Self.scalar(files, "SELECT sum(length(v)) FROM t"), 6_000_000)
+            XCTAssertEqual(try Self.scalar(files, "SELECT count(*) FROM pragma_integrity_check WHERE integrity_check = 'ok'"), 1)
             await cluster.stop()
         }
     }
@@ -387,7 +394,10 @@ final class NodeProcessTests: XCTestCase {
     }
 
     /// Opens a DUMP (main file + WAL) with plain SQLite, as the sqlite3 CLI would, and counts k's rows.
-    static func countRows(_ files: [DumpFile]) throws -> Int {
+    static func countRows(_ files: [DumpFile]) throws -> Int { try scalar(files, "SELECT count(*) FROM k") }
+
+    /// Opens a DUMP (main file + WAL) with plain SQLite and answers a query of one integer (-1 if it cannot).
+    static func scalar(_ files: [DumpFile], _ sql: String) throws -> Int {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("dump-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -396,7 +406,7 @@ final class NodeProcessTests: XCTestCase {
         guard sqlite3_open_v2(dir + "/demo", &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else { return -1 }
         defer { sqlite3_close(db) }
         var stmt: OpaquePointer?
-        guard sqlite3_prepare_v2(db, "SELECT count(*) FROM k", -1, &stmt, nil) == SQLITE_OK else { return -1 }
+        guard sqlite3_prepare_v2(db, sql, -1, &stmt, nil) == SQLITE_OK else { return -1 }
         defer { sqlite3_finalize(stmt) }
         guard sqlite3_step(stmt) == SQLITE_ROW else { return -1 }
         return Int(sqlite3_column_int64(stmt, 0))

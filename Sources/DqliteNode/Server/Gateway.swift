@@ -90,33 +90,46 @@ final class Gateway {
         if case .cluster(let f) = request, let asked = ClusterFormat(rawValue: f) { clusterFormat = asked }
         let context = ResponseContext(clusterFormat: clusterFormat, legacy: legacy)
         let received = ContinuousClock.now
-        serve(request) { [self] responses in
+        let served = { [self] (failure: UInt64?) -> Bool in
             self.serving = false
+            self.host.engine.metrics.served(request.type, nanoseconds: (ContinuousClock.now - received).nanoseconds, errorCode: failure)
+            if self.closed { self.cleanUp() }
+            return !self.closed
+        }
+        serve(request, { [self] responses in
             var failure: UInt64?
             for r in responses { if case .failure(let code, _) = r { failure = code } }
-            self.host.engine.metrics.served(request.type, nanoseconds: (ContinuousClock.now - received).nanoseconds, errorCode: failure)
-            if self.closed { return self.cleanUp() }
+            guard served(failure) else { return }
             var bytes: [UInt8] = []
             for r in responses {
                 // Every reply is built here from valid values; one that cannot be encoded is a bug, and the
                 // client must not wait for it forever.
                 guard let b = try? r.encoded(context: context) else { return self.connection.close() }
-                bytes += b
+                if bytes.isEmpty { bytes = b } else { bytes += b }
             }
-            if self.connection.write(bytes) {
-                self.drain()
-            } else {
-                // The reply is still queued (a slow reader, a large result): read no more until it is out.
-                self.connection.pause()
-                self.connection.onWritten = { [weak self] in self?.drain() }
-            }
+            self.sent(self.connection.write(bytes))
+        }, pieces: { [self] pieces in
+            guard served(nil) else { return }
+            self.sent(self.connection.write(pieces: pieces))
+        })
+    }
+
+    /// A reply was queued: the next request is served now, or once a long reply is out (a slow reader, a
+    /// large result), reading no more until then.
+    private func sent(_ queuedFew: Bool) {
+        if queuedFew {
+            drain()
+        } else {
+            connection.pause()
+            connection.onWritten = { [weak self] in self?.drain() }
         }
     }
 
     private func failure(_ code: UInt64, _ message: String) -> [Response] { [.failure(code: code, message: message)] }
     private func failure(_ e: NodeError) -> [Response] { [.failure(code: e.code, message: e.description)] }
 
-    private func serve(_ request: Request, _ reply: @escaping ([Response]) -> Void) {
+    /// `reply` sends responses; `pieces` sends a message already encoded, in pieces (a DUMP's reply).
+    private func serve(_ request: Request, _ reply: @escaping ([Response]) -> Void, pieces: ([[UInt8]]) -> Void) {
         let engine = host.engine
         switch request {
         case .leader:
@@ -226,10 +239,14 @@ final class Gateway {
             reply([.empty])
         case .dump(let name):
             // This database only: a copy of every database had made a DUMP of a small one cost a big one's.
-            guard let f = host.vfs.files(of: name) else {
+            // Sent from the database's own pages (see FilesReplyPieces).
+            guard let files = host.vfs.dumpFiles(of: name) else {
                 return reply(failure(ErrorCode.dqliteNotFound, "database not found"))
             }
-            reply([.files([DumpFile(name: name, content: f.main), DumpFile(name: name + "-wal", content: f.wal)])])
+            guard let message = try? FilesReplyPieces.pieces(files) else {
+                return reply(failure(ErrorCode.sqliteTooBig, "database too big for one message"))
+            }
+            pieces(message)
         case let .add(id, address):
             engine.change(.add(id, address)) { reply($0.map { [.failure(code: $0.code, message: $0.description)] } ?? [.empty]) }
         case let .assign(id, role):

@@ -222,28 +222,58 @@ final class IncomingConnection {
             if n == Int32(bytes.count) { return true }
             if n > 0 { written = Int(n) } else if n != UV_EAGAIN.rawValue { close(); return true }
         }
-        let w = PendingWrite(bytes: written == 0 ? bytes : Array(bytes[written...]))
+        return queue([bytes], from: written)
+    }
+
+    /// Queues a message given as pieces (a DUMP's reply: its headers and the database's own pages), written
+    /// with no copy of them: each buffer points into a piece, and the pieces are kept until the write is done.
+    /// With TLS they are joined first (the session encrypts a copy anyway). False as `write(_:)`.
+    @discardableResult
+    func write(pieces: [[UInt8]]) -> Bool {
+        let pieces = pieces.filter { !$0.isEmpty }
+        guard !closing, !pieces.isEmpty else { return true }
+        if tls != nil { return write(pieces.flatMap { $0 }) }
+        return queue(pieces, from: 0)
+    }
+
+    /// Hands libuv buffers that point into `pieces` (from byte `offset` of the first), which are kept, not
+    /// copied, until the write is done: a reply of a big result or a DUMP had been copied twice more here.
+    private func queue(_ pieces: [[UInt8]], from offset: Int) -> Bool {
+        let kept = PendingPieces(pieces)
+        let bufs = UnsafeMutablePointer<uv_buf_t>.allocate(capacity: pieces.count)
+        defer { bufs.deallocate() }  // uv_write copies the array of buffers, not what they point at
+        for (i, piece) in kept.pieces.enumerated() {
+            // The array's storage stays where it is while `kept` holds it and nothing writes to it (pages are
+            // copied before the VFS writes to them).
+            let skip = i == 0 ? offset : 0
+            let base = piece.withUnsafeBytes { UnsafeMutableRawPointer(mutating: $0.baseAddress!) } + skip
+            bufs[i] = uv_buf_init(base.assumingMemoryBound(to: CChar.self), UInt32(piece.count - skip))
+        }
         let req = UnsafeMutablePointer<uv_write_t>.allocate(capacity: 1)
-        req.pointee.data = Unmanaged.passRetained(w).toOpaque()
-        var buf = uv_buf_init(w.storage.baseAddress!.assumingMemoryBound(to: CChar.self), UInt32(w.storage.count))
-        let rc = uv_write(req, stream, &buf, 1) { req, _ in
-            Unmanaged<PendingWrite>.fromOpaque(req!.pointee.data).release()
-            let stream = req!.pointee.handle!
-            req!.deallocate()
-            guard let data = stream.pointee.data else { return }
-            let c = Unmanaged<IncomingConnection>.fromOpaque(data).takeUnretainedValue()
-            if let then = c.onWritten, uv_stream_get_write_queue_size(stream) < IncomingConnection.writeQueueLimit {
-                c.onWritten = nil
-                then()
-            }
+        req.pointee.data = Unmanaged.passRetained(kept).toOpaque()
+        let rc = uv_write(req, stream, bufs, UInt32(pieces.count)) { req, _ in
+            Unmanaged<PendingPieces>.fromOpaque(req!.pointee.data).release()
+            IncomingConnection.written(req!)
         }
         if rc != 0 {
-            Unmanaged<PendingWrite>.fromOpaque(req.pointee.data).release()
+            Unmanaged<PendingPieces>.fromOpaque(req.pointee.data).release()
             req.deallocate()
             close()
             return true
         }
         return uv_stream_get_write_queue_size(stream) < Self.writeQueueLimit
+    }
+
+    /// A write request is done: frees it, and lets a reader waiting for the queue go on.
+    private static func written(_ req: UnsafeMutablePointer<uv_write_t>) {
+        let stream = req.pointee.handle!
+        req.deallocate()
+        guard let data = stream.pointee.data else { return }
+        let c = Unmanaged<IncomingConnection>.fromOpaque(data).takeUnretainedValue()
+        if let then = c.onWritten, uv_stream_get_write_queue_size(stream) < IncomingConnection.writeQueueLimit {
+            c.onWritten = nil
+            then()
+        }
     }
 
     /// With TLS: the queue went out, so a reader waiting for it may go on.
@@ -269,13 +299,8 @@ final class IncomingConnection {
     }
 }
 
-private final class PendingWrite {
-    let storage: UnsafeMutableRawBufferPointer
-
-    init(bytes: [UInt8]) {
-        storage = .allocate(byteCount: max(1, bytes.count), alignment: 8)
-        storage.copyBytes(from: bytes)
-    }
-
-    deinit { storage.deallocate() }
+/// The pieces of a message being written: the buffers handed to libuv point into them.
+private final class PendingPieces {
+    let pieces: [[UInt8]]
+    init(_ pieces: [[UInt8]]) { self.pieces = pieces }
 }

@@ -7,22 +7,26 @@ extension ReplicatingVFS {
         databaseNames.compactMap { files(of: $0) }
     }
 
-    /// One database's main file and committed WAL (a DUMP), nil if there is no such database.
+    /// One database's main file and committed WAL, copied; nil if there is no such database.
     public func files(of name: String) -> DatabaseFiles? {
+        guard let dump = dumpFiles(of: name) else { return nil }
+        return DatabaseFiles(name: name, main: dump[0].chunks.flatMap { $0 }, wal: dump[1].chunks.flatMap { $0 })
+    }
+
+    /// One database's main file and committed WAL (`name` and `name-wal`, a DUMP's reply) as the VFS's own
+    /// arrays, not copied: its pages, and the WAL's header and frames. Nil if there is no such database.
+    public func dumpFiles(of name: String) -> [FilesReplyPieces.File]? {
         guard let db = databases[name] else { return nil }
-        var main = [UInt8]()
-        main.reserveCapacity(db.pages.count * db.pageSize)
-        for p in db.pages { main += p }
-        var wal = [UInt8]()
+        var wal: [[UInt8]] = []
         if !db.wal.header.isEmpty {
-            wal.reserveCapacity(db.wal.fileSize)
-            wal += db.wal.header
+            wal.reserveCapacity(1 + 2 * db.wal.frames.count)
+            wal.append(db.wal.header)
             for f in db.wal.frames {
-                wal += f.header
-                wal += f.page
+                wal.append(f.header)
+                wal.append(f.page)
             }
         }
-        return DatabaseFiles(name: name, main: main, wal: wal)
+        return [FilesReplyPieces.File(name: name, chunks: db.pages), FilesReplyPieces.File(name: name + "-wal", chunks: wal)]
     }
 
     /// The state `snapshot()` would copy, without copying it: every database's pages and committed WAL
