@@ -39,8 +39,10 @@ enum FileIO {
             db.pages[index] = page
         } else if index == db.pages.count {
             db.pages.append(page)
-        } else if index == db.pages.count + 1 && (db.pages.count * size) / 0x4000_0000 != (index * size) / 0x4000_0000 {
-            // SQLite never writes the page that holds the pending byte (at 1 GiB): keep it as zeros.
+        } else if index == db.pages.count + 1 && db.pages.count == pendingBytePageIndex(pageSize: size) {
+            // SQLite never writes the page that holds the pending byte (at 1 GiB): keep it as zeros. (This
+            // branch had compared the wrong pages and never ran: every checkpoint of a database past 1 GiB
+            // failed, and its WAL grew without end.)
             db.pages.append([UInt8](repeating: 0, count: size))
             db.pages.append(page)
         } else {
@@ -48,6 +50,9 @@ enum FileIO {
         }
         return SQLITE_OK
     }
+
+    /// The index (from 0) of the page that holds SQLite's pending byte, at 1 GiB: SQLite never writes it.
+    static func pendingBytePageIndex(pageSize: Int) -> Int { 0x4000_0000 / pageSize }
 
     static func truncate(_ db: DatabaseImage, _ size: Int) -> Int32 {
         guard db.pageSize > 0 else { return size == 0 ? SQLITE_OK : DQS_IOERR_TRUNCATE }
