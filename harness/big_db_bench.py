@@ -117,7 +117,7 @@ def node_copy_rows(c, i, scratch):
         return -1
 
 
-def run(kind, rows, batch, node_args, load_only=False):
+def run(kind, rows, batch, node_args, load_only=False, keep=False):
     root = tempfile.mkdtemp(prefix=f"dqlite-big-{kind}-")
     c = Cluster(root, kind, node_args)
     out = {"kind": kind}
@@ -198,7 +198,10 @@ def run(kind, rows, batch, node_args, load_only=False):
         out["rss_after_restart_mib"] = [mib(p.pid, "VmRSS") for p in c.procs]
     finally:
         c.stop()
-        shutil.rmtree(root, ignore_errors=True)
+        if keep:
+            print(f"[{kind}] data and logs kept in {root}", flush=True)
+        else:
+            shutil.rmtree(root, ignore_errors=True)
     return out
 
 
@@ -209,11 +212,12 @@ def main():
     ap.add_argument("--only", choices=["ours", "real"])
     ap.add_argument("--node-args", default="", help="extra flags for our dqlite-node")
     ap.add_argument("--load-only", action="store_true", help="stop after the load (load time, peak RSS of nodes 1 and 2)")
+    ap.add_argument("--keep", action="store_true", help="keep the nodes' data and logs (their path is printed)")
     a = ap.parse_args()
     for exe in ("dqlite-node", "dqlite", "dqlite-bench"):
         if not os.access(os.path.join(BUILD, exe), os.X_OK):
             sys.exit(f"{exe} not built: swift build -c release")
-    results = [run(k, a.rows, a.batch, a.node_args.split(), a.load_only) for k in ("ours", "real") if a.only in (None, k)]
+    results = [run(k, a.rows, a.batch, a.node_args.split(), a.load_only, a.keep) for k in ("ours", "real") if a.only in (None, k)]
     keys = ["load_s", "db_mib", "writes_per_s", "write_p99_ms", "snapshots_during_writes", "catch_up_s", "caught_up_copy_rows", "node3_peak_before_dump_mib", "peak_rss_mib", "rss_mib",
             "snapshot_file_mib", "snapshot_mean_s", "restart_to_first_read_s", "rss_after_restart_mib"]
     print(f"\n{a.rows} rows of 1 KiB in transactions of {a.batch}, 3 nodes on loopback")
