@@ -9,6 +9,11 @@
             commit index at the restart (its metrics, every 0.5 s), then its own copy (its DUMP) is checked to
             hold every row. Real dqlite has no metrics: the start of the first DUMP of node 3's own copy that holds
             every row (each DUMP of a 1.3 GB database takes seconds itself)
+  snapshot  8 writers at 400 writes/s of 16 KiB values for 45 s (about 300 MB of log, more than our nodes' 256 MiB
+            between snapshots of a big database; real dqlite takes one every 1 024 entries): every write's latency
+            (dqlite-bench --timeline), the p99 of all of them, and for ours the p99 of the writes that overlapped a
+            snapshot of any node (its start and end from the node's metrics, polled every 0.2 s). Real dqlite has
+            no metrics: its snapshots are counted from the files that appear
   memory    peak (VmHWM) and present RSS per node, snapshot files on disk
   restart   all three SIGKILLed and started again: time until a first read answers
 
@@ -117,6 +122,49 @@ def node_copy_rows(c, i, scratch):
         return -1
 
 
+def snapshot_files(c):
+    return {f for i in range(3) for f in glob.glob(os.path.join(c.dir(i), "**", "snapshot-*.meta"), recursive=True)}
+
+
+def writes_during_snapshots(c, kind, root, seconds=45):
+    """The snapshot phase (see the top): p99 of all writes and, for ours, of those during a snapshot; the max;
+    how many snapshots the nodes took."""
+    timeline, results = os.path.join(root, "snapshot-timeline.csv"), os.path.join(root, "snapshot-bench.json")
+    bench = subprocess.Popen([os.path.join(BUILD, "dqlite-bench"), "--cluster", ",".join(c.addresses), "--workers", "8",
+                              "--duration", str(seconds), "--rate", "400", "--value-size", "16384", "--database", "snapshots",
+                              "--results", results, "--timeline", timeline], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    windows, files0 = [], snapshot_files(c)
+    last = [(c.scrape(i, "dqlite_snapshot_duration_seconds_count"), c.scrape(i, "dqlite_snapshot_duration_seconds_sum"))
+            for i in range(3)] if kind == "ours" else []
+    while bench.poll() is None:
+        time.sleep(0.2)
+        now = time.time()
+        for i in range(len(last)):
+            n, total = c.scrape(i, "dqlite_snapshot_duration_seconds_count"), c.scrape(i, "dqlite_snapshot_duration_seconds_sum")
+            if None not in (n, total) + last[i] and n > last[i][0]:
+                # Each snapshot ended within the last poll; back-to-back ones (rare) are joined into one window.
+                windows.append((now - (total - last[i][1]) - 0.2, now))
+            if None not in (n, total):
+                last[i] = (n, total)
+    out = {"snapshots_during_writes": len(windows) if kind == "ours" else len(snapshot_files(c) - files0)}
+    with open(os.path.join(root, "snapshot-windows.json"), "w") as f:
+        json.dump(windows, f)
+    if bench.returncode != 0 or not os.path.exists(timeline):
+        return out
+    lines = open(timeline).read().splitlines()
+    start_unix = int(lines[0].rsplit(" ", 1)[1]) / 1000
+    ops = [(start_unix + float(a) / 1000, float(b)) for a, b, _ in (l.split(",") for l in lines[2:])]
+    def p99(latencies):
+        latencies = sorted(latencies)
+        return latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] if latencies else None
+    during = [lat for t, lat in ops if any(t < w1 and t + lat / 1000 > w0 for w0, w1 in windows)]
+    out.update({"snapshot_phase_writes_per_s": json.load(open(results))["exec"]["ops_per_s"],
+                "snapshot_phase_p99_ms": p99(lat for _, lat in ops), "snapshot_phase_max_ms": max(lat for _, lat in ops),
+                "p99_during_snapshot_ms": p99(during) if kind == "ours" else None,
+                "writes_during_snapshot": len(during) if kind == "ours" else None})
+    return out
+
+
 def run(kind, rows, batch, node_args, load_only=False, keep=False):
     root = tempfile.mkdtemp(prefix=f"dqlite-big-{kind}-")
     c = Cluster(root, kind, node_args)
@@ -147,7 +195,7 @@ def run(kind, rows, batch, node_args, load_only=False, keep=False):
             j = json.load(open(results))["exec"]
             out["writes_per_s"], out["write_p99_ms"] = j["ops_per_s"], j["p99_ms"]
         snaps1 = [c.scrape(i, "dqlite_snapshots_total") for i in range(2)]
-        out["snapshots_during_writes"] = sum((b1 or 0) - (a1 or 0) for a1, b1 in zip(snaps0, snaps1)) if kind == "ours" else None
+        out["snapshots_in_writes_phase"] = sum((b1 or 0) - (a1 or 0) for a1, b1 in zip(snaps0, snaps1)) if kind == "ours" else None
 
         t0 = time.time()
         target = max(v for v in (c.scrape(i, "dqlite_raft_commit_index") for i in range(2)) if v is not None) if kind == "ours" else None
@@ -174,6 +222,9 @@ def run(kind, rows, batch, node_args, load_only=False, keep=False):
             if out["caught_up_copy_rows"] != rows:
                 print(f"[{kind}] node 3's copy holds {out['caught_up_copy_rows']} rows, not {rows}", flush=True)
         shutil.rmtree(scratch, ignore_errors=True)
+
+        out.update(writes_during_snapshots(c, kind, root))
+        print(f"[{kind}] writes during snapshots: {out}", flush=True)
 
         out["peak_rss_mib"] = [mib(p.pid, "VmHWM") for p in c.procs]
         out["rss_mib"] = [mib(p.pid, "VmRSS") for p in c.procs]
@@ -218,7 +269,9 @@ def main():
         if not os.access(os.path.join(BUILD, exe), os.X_OK):
             sys.exit(f"{exe} not built: swift build -c release")
     results = [run(k, a.rows, a.batch, a.node_args.split(), a.load_only, a.keep) for k in ("ours", "real") if a.only in (None, k)]
-    keys = ["load_s", "db_mib", "writes_per_s", "write_p99_ms", "snapshots_during_writes", "catch_up_s", "caught_up_copy_rows", "node3_peak_before_dump_mib", "peak_rss_mib", "rss_mib",
+    keys = ["load_s", "db_mib", "writes_per_s", "write_p99_ms", "snapshots_in_writes_phase", "catch_up_s", "caught_up_copy_rows", "node3_peak_before_dump_mib",
+            "snapshot_phase_writes_per_s", "snapshot_phase_p99_ms", "snapshot_phase_max_ms", "snapshots_during_writes",
+            "p99_during_snapshot_ms", "writes_during_snapshot", "peak_rss_mib", "rss_mib",
             "snapshot_file_mib", "snapshot_mean_s", "restart_to_first_read_s", "rss_after_restart_mib"]
     print(f"\n{a.rows} rows of 1 KiB in transactions of {a.batch}, 3 nodes on loopback")
     for k in keys:
@@ -226,7 +279,7 @@ def main():
         for r in results:
             v = r.get(k)
             cells.append("n/a" if v is None else "/".join("n/a" if x is None else f"{x:.1f}" for x in v) if isinstance(v, list) else f"{v:.1f}")
-        print(f"{k:<26} " + "  ".join(f"{r['kind']}: {cell:<24}" for r, cell in zip(results, cells)))
+        print(f"{k:<28} " + "  ".join(f"{r['kind']}: {cell:<24}" for r, cell in zip(results, cells)))
 
 
 if __name__ == "__main__":

@@ -48,4 +48,18 @@ final class SnapshotPacingTests: XCTestCase {
         p.noteApplied(bytes: 1)
         XCTAssertTrue(p.shouldTakeSnapshot())
     }
+
+    /// Nodes wait for different amounts of log (their stagger), so they do not all snapshot at once.
+    func testAStaggeredNodeWaitsForItsShareMore() {
+        var plain = SnapshotPacing(logRatio: 2, maxLogBytes: 64 << 20)
+        var staggered = SnapshotPacing(logRatio: 2, maxLogBytes: 64 << 20, stagger: 0.25)
+        plain.noteSnapshot(bytes: 1 << 30, installed: false)
+        staggered.noteSnapshot(bytes: 1 << 30, installed: false)
+        plain.noteApplied(bytes: 64 << 20)
+        staggered.noteApplied(bytes: 64 << 20)
+        XCTAssertTrue(plain.shouldTakeSnapshot())
+        XCTAssertFalse(staggered.shouldTakeSnapshot(), "64 MiB of log < 1.25 x 64 MiB")
+        staggered.noteApplied(bytes: 16 << 20)
+        XCTAssertTrue(staggered.shouldTakeSnapshot(), "80 MiB of log")
+    }
 }

@@ -250,7 +250,8 @@ final class RaftEngine {
         raft_set_snapshot_trailing(raft, settings.snapshotTrailing)
         trailing = EntryCountBudget(configured: settings.snapshotTrailing, budgetBytes: settings.snapshotTrailingBytes, floor: 64)
         threshold = EntryCountBudget(configured: settings.snapshotThreshold, budgetBytes: settings.snapshotThresholdBytes, floor: 8)
-        snapshotPacing = SnapshotPacing(logRatio: settings.snapshotLogRatio, maxLogBytes: settings.snapshotLogMaxBytes)
+        snapshotPacing = SnapshotPacing(logRatio: settings.snapshotLogRatio, maxLogBytes: settings.snapshotLogMaxBytes,
+                                        stagger: Double(id % 4) / 8)
         raft_set_pre_vote(raft, true)
         installTimeout = SnapshotInstallTimeout(baseMs: settings.installSnapshotTimeoutMs > 0
             ? settings.installSnapshotTimeoutMs : max(2000, 4 * settings.electionTimeoutMs))
