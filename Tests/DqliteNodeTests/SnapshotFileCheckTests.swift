@@ -43,6 +43,17 @@ final class SnapshotFileCheckTests: XCTestCase {
 
         write([1, 2, 3, 4, 5, 6, 7, 8])  // not an LZ4 frame: left to the FSM's decoder
         XCTAssertNil(SnapshotFileCheck.problem(inFile: path))
+
+        // A frame of several of the check's 1 MiB reads: whole, cut short in a later read, with bytes after it.
+        let big = lz4Frame((0..<3_000_000).map { _ in UInt8.random(in: 0...255, using: &g) })
+        XCTAssertGreaterThan(big.count, 2 << 20)
+        write(big)
+        XCTAssertNil(SnapshotFileCheck.problem(inFile: path))
+        write(Array(big.prefix((5 << 20) / 2)))
+        XCTAssertEqual(SnapshotFileCheck.problem(inFile: path), "truncated LZ4 frame")
+        write(big + [UInt8](repeating: 0, count: 3))
+        XCTAssertEqual(SnapshotFileCheck.problem(inFile: path), "3 bytes after the end of the frame")
+        XCTAssertEqual(SnapshotFileCheck.readAll(path), big + [0, 0, 0])
     }
 
     /// Only the snapshot C-Raft loads is checked: the latest by term, index and time (numbers, not text),

@@ -32,43 +32,72 @@ enum SnapshotFileCheck {
         return best?.name
     }
 
-    /// Why the file is not a complete LZ4 frame, or nil when it is (or is not compressed at all).
+    /// Why the file is not a complete LZ4 frame, or nil when it is (or is not compressed at all). The file is
+    /// decoded as it is read, 1 MiB at a time: read whole into a growing array first, a 1.2 GB snapshot had
+    /// cost 2 GB of memory and most of a restart's check.
     static func problem(inFile path: String) -> String? {
-        guard let bytes = readAll(path) else { return "cannot be read" }
+        guard let f = fopen(path, "rb") else { return "cannot be read" }
+        defer { fclose(f) }
+        var input = [UInt8](repeating: 0, count: 1 << 20)
+        var output = [UInt8](repeating: 0, count: 1 << 20)
+        func fill() -> Int? {
+            let n = input.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
+            return n == 0 && ferror(f) != 0 ? nil : n
+        }
+        guard var filled = fill() else { return "cannot be read" }
         // LZ4 frame magic 0x184D2204, little-endian. An uncompressed snapshot is left to the FSM's decoder.
-        guard bytes.count >= 4, bytes[0] == 0x04, bytes[1] == 0x22, bytes[2] == 0x4D, bytes[3] == 0x18 else { return nil }
+        guard filled >= 4, input[0] == 0x04, input[1] == 0x22, input[2] == 0x4D, input[3] == 0x18 else { return nil }
         var context: OpaquePointer?
         guard LZ4F_isError(LZ4F_createDecompressionContext(&context, UInt32(LZ4F_VERSION))) == 0, let context else {
             return "no LZ4 context"
         }
         defer { LZ4F_freeDecompressionContext(context) }
-        var output = [UInt8](repeating: 0, count: 1 << 20)
-        var offset = 0
-        while true {
-            var inSize = bytes.count - offset
-            var outSize = output.count
-            let hint = bytes.withUnsafeBytes { src in
-                output.withUnsafeMutableBytes { dst in
-                    LZ4F_decompress(context, dst.baseAddress, &outSize, src.baseAddress! + offset, &inSize, nil)
+        var ended = false
+        while filled > 0 {
+            var offset = 0
+            while offset < filled {
+                if ended {
+                    var after = filled - offset
+                    while let more = fill(), more > 0 { after += more }
+                    return "\(after) bytes after the end of the frame"
                 }
+                var inSize = filled - offset
+                var outSize = output.count
+                let hint = input.withUnsafeBytes { src in
+                    output.withUnsafeMutableBytes { dst in
+                        LZ4F_decompress(context, dst.baseAddress, &outSize, src.baseAddress! + offset, &inSize, nil)
+                    }
+                }
+                if LZ4F_isError(hint) != 0 { return String(cString: LZ4F_getErrorName(hint)) }
+                if inSize == 0 && outSize == 0 { return "LZ4 frame decoding made no progress" }
+                offset += inSize
+                if hint == 0 { ended = true }
             }
-            if LZ4F_isError(hint) != 0 { return String(cString: LZ4F_getErrorName(hint)) }
-            offset += inSize
-            if hint == 0 { return offset == bytes.count ? nil : "\(bytes.count - offset) bytes after the end of the frame" }
-            if inSize == 0 && outSize == 0 && offset >= bytes.count { return "truncated LZ4 frame" }
+            guard let next = fill() else { return "cannot be read" }
+            filled = next
         }
+        return ended ? nil : "truncated LZ4 frame"
     }
 
+    /// The whole file, read into an array of its size (nil if it cannot be read).
     static func readAll(_ path: String) -> [UInt8]? {
-        guard let f = fopen(path, "rb") else { return nil }
-        defer { fclose(f) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { fread($0.baseAddress, 1, $0.count, f) }
-            if n > 0 { out += chunk[..<n] }
-            if n < chunk.count { return ferror(f) == 0 ? out : nil }
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return nil }
+        let size = Int(info.st_size)
+        var failed = false
+        let bytes = [UInt8](unsafeUninitializedCapacity: size) { buffer, count in
+            count = 0
+            while count < size {
+                let n = read(fd, buffer.baseAddress! + count, size - count)
+                if n < 0 && errno == EINTR { continue }
+                if n <= 0 { failed = n < 0; break }
+                count += n
+            }
         }
+        return failed ? nil : bytes
     }
 
     static func directoryEntries(_ dir: String) -> [String]? {
