@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import CSQLite
 import CUV
 import DqliteClient
@@ -36,11 +39,13 @@ public final class Node: @unchecked Sendable, GatewayHost {
         self.address = address
         self.dir = dir
         loop = try UVLoop()
-        if !settings.staleReads && ReadLease.hasRaftState(dir: dir) {
-            // A restarted voter forgot whom it followed, so it could vote at once: it first waits out the
-            // longest read lease its earlier answers may have granted (see ReadLease).
-            try? await Task.sleep(for: .milliseconds(ReadLease.restartDelayMs(electionTimeoutMs: settings.electionTimeoutMs)))
-        }
+        // A restarted voter forgot whom it followed, so it could vote at once: it first waits out the longest
+        // read lease its earlier answers may have granted (see ReadLease), counted from now. Checking and
+        // loading its data count towards it (seconds, for a big database, that had been added to the wait):
+        // the rest is waited once Raft has started, on the loop thread, which handles no Raft message or
+        // timer (so casts no vote and starts no election) until then.
+        let votesFrom: ContinuousClock.Instant? = !settings.staleReads && ReadLease.hasRaftState(dir: dir)
+            ? .now + .milliseconds(ReadLease.restartDelayMs(electionTimeoutMs: settings.electionTimeoutMs)) : nil
         let node = self
         try await loop.run { () throws(NodeError) in
             do {
@@ -84,6 +89,10 @@ public final class Node: @unchecked Sendable, GatewayHost {
             } catch {
                 node.listener.close()
                 throw error
+            }
+            if let votesFrom {
+                let left = ContinuousClock.now.duration(to: votesFrom)
+                if left > .zero { usleep(UInt32(left.components.seconds) * 1_000_000 + UInt32(left.components.attoseconds / 1_000_000_000_000)) }
             }
             if settings.fastFailover {
                 node.engine.leaderWatch = LeaderWatch(engine: node.engine, heartbeatMs: settings.heartbeatTimeoutMs,

@@ -79,7 +79,7 @@ struct ReadLease {
         min(stickinessMs, UInt64(electionTimeoutMs / 2))
     }
 
-    /// How long a restarted node waits before starting Raft: a voter's promise is at most half an election
+    /// How long after its start a restarted node waits before handling Raft (see `Node.init`): a voter's promise is at most half an election
     /// timeout now (`promiseMs`), but a version before that promised up to its randomized election timeout,
     /// below twice the configured one, and a node restarted into this version may have given such promises.
     static func restartDelayMs(electionTimeoutMs: UInt32) -> Int { 2 * Int(electionTimeoutMs) }
