@@ -67,6 +67,9 @@ struct RunNode: AsyncParsableCommand {
     @Option(help: "MiB of log applied since the last snapshot after which the next is never deferred (see --snapshot-log-ratio).")
     var snapshotLogMaxMib: UInt32 = 256
 
+    @Option(help: "Milliseconds without a write after which a node takes the snapshot --snapshot-log-ratio deferred and hands its free memory back; 0: never.")
+    var snapshotIdleMs: UInt32 = 2000
+
     @Option(help: "Entries kept in the log after a snapshot.")
     var snapshotTrailing: UInt32 = 8192
 
@@ -169,6 +172,7 @@ struct RunNode: AsyncParsableCommand {
         settings.snapshotTrailingBytes = Int(snapshotTrailingMib) << 20
         settings.snapshotLogRatio = snapshotLogRatio
         settings.snapshotLogMaxBytes = Int(snapshotLogMaxMib) << 20
+        settings.snapshotIdleMs = snapshotIdleMs
         settings.busyTimeoutMs = busyTimeout
         settings.applyTimeoutMs = applyTimeout
         settings.staleReads = staleReads

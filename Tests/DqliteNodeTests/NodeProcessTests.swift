@@ -81,6 +81,39 @@ final class NodeProcessTests: XCTestCase {
         XCTAssertEqual(rows.first, [.integer(40), .integer(780), .integer(60000)])
     }
 
+    /// Once writes stop, every node takes the snapshot its pacing deferred (the leader's barrier makes C-Raft
+    /// ask again): an idle node keeps no log beyond the trailing.
+    func testIdleNodesTakeTheSnapshotsTheirPacingDeferred() async throws {
+        let cluster = try await ProcessCluster.start(nodes: 3, kind: .swiftNode(executable: nodeBinary,
+            arguments: ["--snapshot-threshold", "8", "--snapshot-trailing", "8", "--snapshot-log-ratio", "1000", "--snapshot-idle-ms", "300"]))
+        addTeardownBlock { await cluster.stop() }
+        let db = try await DqliteClient(addresses: cluster.addresses).open("demo")
+        try await db.exec("CREATE TABLE t (n INTEGER)")
+        for n in 0..<40 { try await db.exec("INSERT INTO t VALUES (?)", [.integer(Int64(n))]) }
+        func latestSnapshotIndex(_ node: Int) async throws -> UInt64 {
+            let dir = await cluster.directory(node)
+            return try FileManager.default.contentsOfDirectory(atPath: dir)
+                .filter { $0.hasPrefix("snapshot-") && $0.hasSuffix(".meta") }
+                .compactMap { UInt64($0.split(separator: "-")[2]) }.max() ?? 0
+        }
+        // The writes alone: the first snapshot (never deferred) near index 8, the later ones deferred (looked
+        // at only if this is well within the idle time).
+        let wrote = ContinuousClock.now
+        var early: [UInt64] = []
+        for node in 0..<3 { early.append(try await latestSnapshotIndex(node)) }
+        if wrote.duration(to: .now) < .milliseconds(200) {
+            XCTAssertTrue(early.allSatisfy { $0 < 30 }, "the nodes deferred their snapshots while written to: \(early)")
+        }
+        let deadline = ContinuousClock.now + .seconds(20)
+        var indexes: [UInt64] = []
+        repeat {
+            try await Task.sleep(for: .milliseconds(200))
+            indexes = []
+            for node in 0..<3 { indexes.append(try await latestSnapshotIndex(node)) }
+        } while indexes.contains { $0 < 40 } && ContinuousClock.now < deadline
+        XCTAssertTrue(indexes.allSatisfy { $0 >= 40 }, "every idle node snapshotted past the 40 writes: \(indexes)")
+    }
+
     /// Snapshots are LZ4 frames by default (as dqlite's); with `--no-snapshot-compression` they are stored
     /// as they are encoded, and a node restarts from either.
     func testSnapshotCompressionCanBeTurnedOff() async throws {

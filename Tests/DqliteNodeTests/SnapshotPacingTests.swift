@@ -62,4 +62,28 @@ final class SnapshotPacingTests: XCTestCase {
         staggered.noteApplied(bytes: 16 << 20)
         XCTAssertTrue(staggered.shouldTakeSnapshot(), "80 MiB of log")
     }
+
+    /// Once the cluster is idle, the leader's CHECKPOINT entry has each node take the snapshot it deferred
+    /// when C-Raft next asks; a write in between cancels that.
+    func testARequestedSnapshotIsTakenUnlessWritesResume() {
+        var p = SnapshotPacing(logRatio: 2, maxLogBytes: 64 << 20, idle: .seconds(2))
+        let start = ContinuousClock.now
+        XCTAssertFalse(p.isIdle(at: start), "nothing applied yet")
+        p.noteSnapshot(bytes: 10 << 20, installed: false)
+        p.noteApplied(bytes: 1 << 20, at: start)
+        XCTAssertFalse(p.shouldTakeSnapshot())
+        XCTAssertTrue(p.deferring)
+        XCTAssertFalse(p.isIdle(at: start + .milliseconds(1999)))
+        XCTAssertTrue(p.isIdle(at: start + .seconds(2)))
+        p.requestSnapshot()
+        XCTAssertTrue(p.shouldTakeSnapshot(), "requested: the deferred snapshot is taken")
+        XCTAssertFalse(p.deferring)
+        p.noteApplied(bytes: 1 << 20, at: start + .seconds(3))
+        p.requestSnapshot()
+        p.noteApplied(bytes: 1 << 20, at: start + .seconds(3))
+        XCTAssertFalse(p.shouldTakeSnapshot(), "writes resumed after the request: deferred again")
+        var never = SnapshotPacing(logRatio: 2, maxLogBytes: 64 << 20)
+        never.noteApplied(bytes: 1, at: start)
+        XCTAssertFalse(never.isIdle(at: start + .seconds(3600)), "an idle time of zero turns it off")
+    }
 }

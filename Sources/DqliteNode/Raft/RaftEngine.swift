@@ -35,6 +35,9 @@ public struct NodeSettings: Sendable {
     /// RSS per node of 170-206 MiB against 151-175.
     public var snapshotLogRatio = 2.0
     public var snapshotLogMaxBytes = 256 << 20
+    /// After this long without a write, a node takes the snapshot pacing deferred and hands malloc's free
+    /// memory back (see `IdleCompaction`); 0: never.
+    public var snapshotIdleMs: UInt32 = 2000
     /// How long a write waits for the write lock (held by another connection's transaction, or by one that
     /// is replicating) before failing with SQLITE_BUSY. C dqlite 1.11 fails at once (0).
     public var busyTimeoutMs: UInt32 = 5000
@@ -147,6 +150,9 @@ final class RaftEngine {
     var snapshotStarted: ContinuousClock.Instant?
     /// Samples Raft's state into `metrics` every second while Raft runs.
     var metricsSampler: MetricsSampler?
+    var idleCompaction: IdleCompaction?
+    /// Snapshots taken or installed since the start.
+    private(set) var snapshotsStored = 0
     /// See `NodeSettings.segmentSizeMiB`.
     var segmentSizeMiB: UInt32 = 8
     /// See `NodeSettings.snapshotCompression`.
@@ -251,7 +257,7 @@ final class RaftEngine {
         trailing = EntryCountBudget(configured: settings.snapshotTrailing, budgetBytes: settings.snapshotTrailingBytes, floor: 64)
         threshold = EntryCountBudget(configured: settings.snapshotThreshold, budgetBytes: settings.snapshotThresholdBytes, floor: 8)
         snapshotPacing = SnapshotPacing(logRatio: settings.snapshotLogRatio, maxLogBytes: settings.snapshotLogMaxBytes,
-                                        stagger: Double(id % 4) / 8)
+                                        stagger: Double(id % 4) / 8, idle: .milliseconds(Int(settings.snapshotIdleMs)))
         raft_set_pre_vote(raft, true)
         installTimeout = SnapshotInstallTimeout(baseMs: settings.installSnapshotTimeoutMs > 0
             ? settings.installSnapshotTimeoutMs : max(2000, 4 * settings.electionTimeoutMs))
@@ -270,6 +276,7 @@ final class RaftEngine {
         // What a restart costs: the snapshot C-Raft loaded (restored above) and the entries after it, replayed.
         logger.info("Raft started in \(starting.duration(to: .now)): snapshot at index \(raft.pointee.log.snapshot.last_index), log up to \(raft.pointee.last_stored), applied \(raft.pointee.last_applied)")
         metricsSampler = MetricsSampler(engine: self)
+        if settings.snapshotIdleMs > 0 { idleCompaction = IdleCompaction(engine: self, periodMs: UInt64(max(100, settings.snapshotIdleMs / 4))) }
         if catchingUp && RaftReceiveFilter.holdingVotes(raft) {
             logger.warning("catching up: this node lost Raft data, and holds its vote until the leader has caught it up")
             catchUpWatch = CatchUpWatch(engine: self, periodMs: UInt64(max(5000, 10 * settings.electionTimeoutMs)))
@@ -332,6 +339,17 @@ final class RaftEngine {
     }
 
     func applyEntry(_ bytes: [UInt8]) -> Int32 {
+        let command: Command
+        do { command = try Command.decode(bytes) } catch {
+            logger.error("cannot decode a committed entry of \(bytes.count) bytes: \(error)")
+            return RAFT_MALFORMED
+        }
+        if case .checkpoint(let database) = command {
+            // The leader found the cluster idle (see IdleCompaction): not a write, so not counted as one.
+            checkpoint(database, force: true)
+            snapshotPacing.requestSnapshot()
+            return 0
+        }
         snapshotPacing.noteApplied(bytes: bytes.count)
         if entrySizes.note(entryBytes: bytes.count) {
             if let count = trailing.update(averageBytes: entrySizes.bytes) {
@@ -342,11 +360,6 @@ final class RaftEngine {
                 logger.debug("snapshot threshold now \(count) entries (average entry \(Int(entrySizes.bytes)) bytes)")
                 setSnapshotThreshold(count)
             }
-        }
-        let command: Command
-        do { command = try Command.decode(bytes) } catch {
-            logger.error("cannot decode a committed entry of \(bytes.count) bytes: \(error)")
-            return RAFT_MALFORMED
         }
         switch command {
         case let .frames(database, pages):
@@ -370,6 +383,21 @@ final class RaftEngine {
         return 0
     }
 
+    /// Appends a CHECKPOINT entry, on the leader once the cluster is idle (see `IdleCompaction`): every node
+    /// that applies it checkpoints the database's WAL and takes the snapshot its pacing deferred.
+    func proposeIdleCheckpoint() {
+        guard isLeader, let database = vfs.databaseNames.first, let bytes = try? Command.checkpoint(database: database).encoded() else { return }
+        let base = raft_malloc(bytes.count)!
+        bytes.withUnsafeBytes { base.copyMemory(from: $0.baseAddress!, byteCount: bytes.count) }
+        var buffer = raft_buffer(base: base, len: bytes.count)
+        let request = UnsafeMutablePointer<raft_apply>.allocate(capacity: 1)
+        request.initialize(to: raft_apply())
+        if raft_apply(raft, request, &buffer, 1, { req, _, _ in req!.deallocate() }) != 0 {
+            raft_free(base)
+            request.deallocate()
+        }
+    }
+
     /// Creates `database` on this node the way a leader connection would (page 1 written locally), so that
     /// replicated frames land on the same main file everywhere.
     func ensureDatabase(_ name: String) throws(NodeError) {
@@ -381,8 +409,11 @@ final class RaftEngine {
     /// Every node checkpoints on its own once the WAL holds `checkpointThreshold` frames (C dqlite: 1000),
     /// so memory stays bounded. Only TRUNCATE checkpoints are safe with the replicating VFS, and only while no
     /// connection holds a wal-index lock (a reader's snapshot, a writer's transaction).
-    func maybeCheckpoint(_ name: String) {
-        guard let db = vfs.databases[name], db.wal.frames.count >= checkpointThreshold, !db.heldForReplication,
+    func maybeCheckpoint(_ name: String) { checkpoint(name, force: false) }
+
+    /// Checkpoints `name` once its WAL holds `checkpointThreshold` frames, or any frame when `force`.
+    func checkpoint(_ name: String, force: Bool) {
+        guard let db = vfs.databases[name], db.wal.frames.count >= (force ? 1 : checkpointThreshold), !db.heldForReplication,
               db.shm.shared.allSatisfy({ $0 == 0 }), db.shm.exclusive.allSatisfy({ $0 == 0 }) else { return }
         let connection: SQLiteConnection
         if let c = checkpointers[name] {
@@ -420,6 +451,7 @@ final class RaftEngine {
 
     /// The snapshot a leader sends is about the size of the last one taken or installed here.
     func noteSnapshotSize(_ bytes: Int, installed: Bool = false) {
+        snapshotsStored += 1
         snapshotPacing.noteSnapshot(bytes: bytes, installed: installed)
         guard installTimeout.note(snapshotBytes: bytes) else { return }
         raft_set_install_snapshot_timeout(raft, installTimeout.milliseconds)
@@ -457,6 +489,8 @@ final class RaftEngine {
         checkpointers.removeAll()
         metricsSampler?.close()
         metricsSampler = nil
+        idleCompaction?.close()
+        idleCompaction = nil
         guard initialised else { return done() }
         closeDone = done
         raft_close(raft) { r in

@@ -12,30 +12,58 @@
 /// so with one target they all took their snapshot at once, and a snapshot of a 1.3 GB database on each of
 /// three nodes together (compression on 2 cores, then 3 GB written back to the disk) stalled commits for
 /// 1.5 s; C-Raft's own threshold is staggered too, but this gate came after it.
+///
+/// Once the cluster is idle (nothing applied for `idle` on the leader) the leader appends a CHECKPOINT entry
+/// (`IdleCompaction`), and a node that applies it takes the snapshot it deferred when C-Raft next asks:
+/// an idle node holds no log beyond the trailing.
 struct SnapshotPacing {
     let logRatio: Double
     let maxLogBytes: Int
     let stagger: Double
+    let idle: Duration
+    /// When the last entry was applied (nil before the first).
+    private(set) var lastApplied: ContinuousClock.Instant?
+    /// C-Raft asked for a snapshot and was refused since the last one taken.
+    private(set) var deferring = false
+    /// The next snapshot C-Raft asks for is taken (the cluster went idle), unless writes resume first.
+    private(set) var requested = false
     /// Bytes of entries applied since the last snapshot taken or installed.
     private(set) var logBytes = 0
     /// Size of the last snapshot's encoding (uncompressed), 0 before the first.
     private(set) var snapshotBytes = 0
 
-    init(logRatio: Double = 0, maxLogBytes: Int = 256 << 20, stagger: Double = 0) {
+    init(logRatio: Double = 0, maxLogBytes: Int = 256 << 20, stagger: Double = 0, idle: Duration = .zero) {
         self.logRatio = logRatio
         self.maxLogBytes = maxLogBytes
         self.stagger = stagger
+        self.idle = idle
     }
 
-    mutating func noteApplied(bytes: Int) { logBytes += bytes }
+    mutating func noteApplied(bytes: Int, at now: ContinuousClock.Instant = .now) {
+        logBytes += bytes
+        lastApplied = now
+        requested = false
+    }
+
+    /// The cluster is idle: take the next snapshot C-Raft asks for.
+    mutating func requestSnapshot() { requested = true }
+
+    /// Nothing applied for `idle` (never, with an idle of zero).
+    func isIdle(at now: ContinuousClock.Instant = .now) -> Bool {
+        guard idle > .zero, let lastApplied else { return false }
+        return lastApplied.duration(to: now) >= idle
+    }
 
     /// Asked when C-Raft wants a snapshot: true to take it (the log count starts again), false to defer.
     mutating func shouldTakeSnapshot() -> Bool {
         let wanted = min(logRatio * Double(snapshotBytes), Double(maxLogBytes)) * (1 + stagger)
-        guard logRatio > 0, snapshotBytes > 0, Double(logBytes) < wanted else {
+        guard logRatio > 0, snapshotBytes > 0, Double(logBytes) < wanted, !requested else {
             logBytes = 0
+            deferring = false
+            requested = false
             return true
         }
+        deferring = true
         return false
     }
 
