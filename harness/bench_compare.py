@@ -77,6 +77,16 @@ class Nodes:
         except ValueError:
             return None
 
+    def rss_mb(self):
+        """Present resident memory of each node (VmRSS)."""
+        out = []
+        for p in self.procs:
+            try:
+                out += [int(line.split()[1]) / 1024 for line in open(f"/proc/{p.pid}/status") if line.startswith("VmRSS:")]
+            except OSError:
+                pass
+        return out
+
     def stop(self):
         # Peak and present resident memory of each node (VmHWM, VmRSS) and what its data dir holds on disk
         # (the Raft log and snapshots), read before the processes go away.
@@ -185,7 +195,7 @@ def make_certificates(root):
     return ca, cert, key
 
 
-def run_ours(root, bench, workers, duration, workload, node_binary=None, node_args=(), tls=None, ops=None):
+def run_ours(root, bench, workers, duration, workload, node_binary=None, node_args=(), tls=None, ops=None, idle=0):
     """tls: (ca, cert, key) for a cluster of our nodes with mutual TLS; the bench and the go shell use it too."""
     tls_flags = ["--tls-ca", tls[0], "--tls-cert", tls[1], "--tls-key", tls[2]] if tls else []
     if node_binary:
@@ -203,6 +213,10 @@ def run_ours(root, bench, workers, duration, workload, node_binary=None, node_ar
             raise RuntimeError(f"dqlite-bench failed: {r.stdout}{r.stderr}")
         j = json.load(open(results))
         database_mb = n.database_mb(["-c", tls[1], "-k", tls[2]] if tls else [])
+        rss_end_mb = n.rss_mb()
+        # Then idle: what each node still holds once writes have stopped for a while (read at the stop).
+        if ops and idle:
+            time.sleep(idle)
     finally:
         n.stop()
     out = {}
@@ -215,7 +229,8 @@ def run_ours(root, bench, workers, duration, workload, node_binary=None, node_ar
                      "p99_ms": e["p99_ms"], "max_ms": e["max_ms"], "errors": {"locked/busy": locked, "not leader": nl, "other": other},
                      "cpu_us_per_op": j["cpu_us_per_op"]}
     out["peak_rss_mb"] = n.peak_rss_mb
-    out["rss_end_mb"] = n.rss_end_mb
+    out["rss_end_mb"] = rss_end_mb
+    out["rss_idle_mb"] = n.rss_end_mb
     out["disk_mb"] = n.disk_mb
     out["database_mb"] = database_mb
     out["seconds"] = j["seconds"]
@@ -241,6 +256,7 @@ def main():
                     "sizes per node")
     ap.add_argument("--tls-too", action="store_true", help="also benchmark our dqlite-node with mutual TLS (nodes and bench)")
     ap.add_argument("--metrics-too", action="store_true", help="also benchmark our dqlite-node serving --metrics (Prometheus backend on)")
+    ap.add_argument("--idle", type=float, default=5, help="with --ops: seconds the nodes stay up, idle, after the bench; their RSS then is the 'idle' column")
     ap.add_argument("--before-node", help="also benchmark this dqlite-node binary (an earlier build: a before/after comparison in the same run)")
     a = ap.parse_args()
     for exe in (GO_BENCH, GO_SHELL, a.bench):
@@ -249,17 +265,17 @@ def main():
     root = tempfile.mkdtemp(prefix="dqlite-bench-compare-")
     configs = [("go dqlite-benchmark, driver in leader", lambda w: run_go(root, w, a.duration, a.workload, 0, "leader")),
                ("go dqlite-benchmark, driver on follower", lambda w: run_go(root, w, a.duration, a.workload, 2, "follower")),
-               ("swift dqlite-bench", lambda w: run_ours(root, a.bench, w, a.duration, a.workload, ops=a.ops))]
+               ("swift dqlite-bench", lambda w: run_ours(root, a.bench, w, a.duration, a.workload, ops=a.ops, idle=a.idle))]
     if a.workload == "kvread" or a.ops:
         configs = configs[2:]
     if a.only_node:
         configs = []
     if os.access(a.node, os.X_OK):
         configs.append(("swift dqlite-bench on swift dqlite-node",
-                        lambda w: run_ours(root, a.bench, w, a.duration, a.workload, a.node, a.node_args.split(), ops=a.ops)))
+                        lambda w: run_ours(root, a.bench, w, a.duration, a.workload, a.node, a.node_args.split(), ops=a.ops, idle=a.idle)))
         if a.before_node:
             configs.append(("swift bench on swift node (before)",
-                            lambda w: run_ours(root, a.bench, w, a.duration, a.workload, a.before_node, a.node_args.split(), ops=a.ops)))
+                            lambda w: run_ours(root, a.bench, w, a.duration, a.workload, a.before_node, a.node_args.split(), ops=a.ops, idle=a.idle)))
         if a.tls_too:
             certs = make_certificates(root)
             configs.append(("swift bench on swift node over TLS",
@@ -324,7 +340,7 @@ def main():
                 print(f"{w:>7} {'rss':<5} {name:<40} peak node RSS {max(rss):.0f} MiB (largest node, worst round)")
         if a.ops:
             # Memory at equal work, per node (medians over the rounds): what the database's pages explain, and the rest.
-            print(f"{w:>7} {'mem':<5} {'(equal work: per node, median of rounds)':<40} {'peak':>6} {'end':>6} {'db':>6} {'disk':>6} {'end-db':>7}  MiB; seconds")
+            print(f"{w:>7} {'mem':<5} {'(equal work: per node, median of rounds)':<40} {'peak':>6} {'end':>6} {'db':>6} {'disk':>6} {'end-db':>7} {'idle':>6} {'idle-db':>7}  MiB; seconds")
             for name, _ in configs:
                 runs = results[(w, name)]
                 for i in range(3):
@@ -334,7 +350,7 @@ def main():
                     db = sorted(r["database_mb"] or 0 for r in runs)[len(runs) // 2]
                     secs = sorted(r["seconds"] for r in runs)[len(runs) // 2]
                     print(f"{w:>7} {'mem':<5} {name[:34] + ' n' + str(i + 1):<40} {med('peak_rss_mb'):>6.0f} {med('rss_end_mb'):>6.0f} {db:>6.1f} "
-                          f"{med('disk_mb'):>6.0f} {med('rss_end_mb') - db:>7.0f}  {secs:.1f}")
+                          f"{med('disk_mb'):>6.0f} {med('rss_end_mb') - db:>7.0f} {med('rss_idle_mb'):>6.0f} {med('rss_idle_mb') - db:>7.0f}  {secs:.1f}")
         summary.append({"workers": w, "runs": {name: results[(w, name)] for name, _ in configs}})
     if a.json:
         json.dump(summary, open(a.json, "w"), indent=1)
