@@ -81,11 +81,7 @@ public enum Response: Sendable, Hashable {
 
     /// The whole framed message. `context` picks the SERVERS and SERVER layouts.
     public func encoded(context: ResponseContext = ResponseContext()) throws(WireError) -> [UInt8] {
-        // A DUMP's files are sized up front: grown by doubling, a 1.3 GB database had needed a 2 GB buffer
-        // beside the 1 GB one it was copied from.
-        var capacity = 64
-        if case .files(let files) = self { capacity += files.reduce(0) { $0 + $1.name.utf8.count + $1.content.count + 32 } }
-        var m = MessageBuilder(type: type.rawValue, schema: schema, capacity: capacity)
+        var m = MessageBuilder(type: type.rawValue, schema: schema, capacity: 64)
         try encodeBody(into: &m.writer, context: context)
         return try m.finish().bytes
     }

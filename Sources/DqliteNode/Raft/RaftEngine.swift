@@ -344,9 +344,10 @@ final class RaftEngine {
             logger.error("cannot decode a committed entry of \(bytes.count) bytes: \(error)")
             return RAFT_MALFORMED
         }
-        if case .checkpoint(let database) = command {
-            // The leader found the cluster idle (see IdleCompaction): not a write, so not counted as one.
-            checkpoint(database, force: true)
+        if case .checkpoint = command {
+            // The leader found the cluster idle (see IdleCompaction): not a write, so not counted as one. The
+            // entry names one database (C dqlite's format); every database's WAL is checkpointed.
+            for name in vfs.databaseNames { checkpoint(name, force: true) }
             snapshotPacing.requestSnapshot()
             return 0
         }
@@ -384,7 +385,7 @@ final class RaftEngine {
     }
 
     /// Appends a CHECKPOINT entry, on the leader once the cluster is idle (see `IdleCompaction`): every node
-    /// that applies it checkpoints the database's WAL and takes the snapshot its pacing deferred.
+    /// that applies it checkpoints every database's WAL and takes the snapshot its pacing deferred.
     func proposeIdleCheckpoint() {
         guard isLeader, let database = vfs.databaseNames.first, let bytes = try? Command.checkpoint(database: database).encoded() else { return }
         let base = raft_malloc(bytes.count)!
