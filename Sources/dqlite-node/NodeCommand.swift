@@ -91,8 +91,8 @@ struct RunNode: AsyncParsableCommand {
     @Option(help: "Size of the Raft log's segment files, MiB (each new one is written with zeros first; smaller means smaller, more even disk bursts).")
     var segmentSize: UInt32 = 8
 
-    @Flag(inversion: .prefixedNo, help: "Compress snapshots with LZ4 (as dqlite does by default).")
-    var snapshotCompression = true
+    @Flag(inversion: .prefixedNo, help: "Compress snapshots with LZ4 always (as dqlite does), or never. Without either, each snapshot is compressed when a sample of its pages compresses to half or less.")
+    var snapshotCompression: Bool?
 
     @Flag(inversion: .prefixedNo, help: "Write the Raft log's FRAMES entries LZ4-compressed when smaller (ours: about 40% fewer log bytes; every node reads both). Off: C dqlite's entry bytes exactly.")
     var logCompression = true
@@ -181,7 +181,7 @@ struct RunNode: AsyncParsableCommand {
         settings.unsafeLeaseAnyClock = unsafeLeaseAnyClock
         settings.unsafeAckBeforeSync = unsafeAckBeforeSync
         settings.segmentSizeMiB = segmentSize
-        settings.snapshotCompression = snapshotCompression
+        settings.snapshotCompression = snapshotCompression.map { $0 ? .on : .off } ?? .auto
         settings.logCompression = logCompression
         settings.installSnapshotTimeoutMs = installSnapshotTimeout
         NodeLog.start(level: Logger.Level(rawValue: logLevel) ?? .info)

@@ -73,8 +73,9 @@ public struct NodeSettings: Sendable {
     /// the same. An entry bigger than a segment still goes in one (a 3 MB row with 1 MiB segments survives
     /// a restart).
     public var segmentSizeMiB: UInt32 = 8
-    /// Compress snapshots with LZ4 (C-Raft's and dqlite's default; dqlite_node_set_snapshot_compression).
-    public var snapshotCompression = true
+    /// Whether snapshots are LZ4-compressed: always (C-Raft's and dqlite's default), never, or when a sample
+    /// of each snapshot's pages shows it pays (see `SnapshotCompression`).
+    public var snapshotCompression = SnapshotCompression.auto
     /// Write FRAMES entries LZ4-compressed when that makes them smaller (a command type of ours, see
     /// `Command.encoded(compressed:)`; every node reads both). Off: entries are C dqlite's bytes exactly.
     public var logCompression = true
@@ -156,7 +157,11 @@ final class RaftEngine {
     /// See `NodeSettings.segmentSizeMiB`.
     var segmentSizeMiB: UInt32 = 8
     /// See `NodeSettings.snapshotCompression`.
-    var snapshotCompression = true
+    var snapshotCompression = SnapshotCompression.auto
+    /// What C-Raft was last told: whether the snapshots it stores are compressed.
+    private(set) var compressingSnapshots = false
+    /// libraft was built with LZ4.
+    private var lz4 = false
     /// See `NodeSettings.logCompression`.
     var logCompression = true
     /// See `NodeSettings.unsafeAckBeforeCommit`.
@@ -208,10 +213,13 @@ final class RaftEngine {
         let rc = raft_uv_init(io, loop.loop, dir, transport.transport)
         guard rc == 0 else { throw .raft(rc, "raft_uv_init in \(dir): \(errorMessage(io: true))") }
         raft_uv_set_segment_size(io, Int(segmentSizeMiB) << 20)
-        if raft_uv_set_snapshot_compression(io, snapshotCompression) != 0 {
+        lz4 = raft_uv_set_snapshot_compression(io, true) == 0
+        if snapshotCompression == .on && !lz4 {
             raft_uv_close(io)
             throw .raft(RAFT_INVALID, "snapshot compression: libraft was built without LZ4")
         }
+        compressingSnapshots = snapshotCompression == .on
+        raft_uv_set_snapshot_compression(io, compressingSnapshots)
         // C-Raft 0.15's libuv backend implements async_work (raft_io version 2) but still says version 1,
         // and raft_init accepts an FSM that encodes snapshots off the loop only from a version 2 backend.
         let asyncSnapshots = io.pointee.async_work != nil
@@ -448,6 +456,19 @@ final class RaftEngine {
         _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
         fflush(nil)
         _exit(NodeSettings.diskFailureExitCode)
+    }
+
+    /// Loop thread, as C-Raft asks for a snapshot: with `auto`, whether this one is compressed, from a sample
+    /// of its pages. C-Raft stores no snapshot while it asks for one (nor installs one), and the pool thread
+    /// that stores this one reads the setting only after uv_queue_work: set here, it applies to this one.
+    func chooseSnapshotCompression(for view: SnapshotView) {
+        guard snapshotCompression == .auto, lz4, let ratio = SnapshotCompressionSample.ratio(of: view) else { return }
+        let compress = ratio <= SnapshotCompressionSample.worthIt
+        guard compress != compressingSnapshots else { return }
+        compressingSnapshots = compress
+        raft_uv_set_snapshot_compression(io, compress)
+        let percent = Int((ratio * 100).rounded())
+        logger.info("snapshots are \(compress ? "compressed" : "stored uncompressed") from now on: a sample of their pages compresses to \(percent)%")
     }
 
     /// The snapshot a leader sends is about the size of the last one taken or installed here.

@@ -25,7 +25,9 @@ enum RaftFSM {
                 // RAFT_BUSY: C-Raft asks again after the next applied entries.
                 guard engine.snapshotPacing.shouldTakeSnapshot() else { return RAFT_BUSY }
                 engine.snapshotStarted = .now
-                engine.snapshotHandoff.withLock { $0 = engine.vfs.snapshotView() }
+                let view = engine.vfs.snapshotView()
+                engine.chooseSnapshotCompression(for: view)
+                engine.snapshotHandoff.withLock { $0 = view }
                 bufs!.pointee = nil
                 n!.pointee = 0
                 return 0
@@ -43,7 +45,9 @@ enum RaftFSM {
                 let engine = Unmanaged<RaftEngine>.fromOpaque(fsm!.pointee.data).takeUnretainedValue()
                 guard engine.snapshotPacing.shouldTakeSnapshot() else { return RAFT_BUSY }
                 engine.snapshotStarted = .now
-                return RaftFSM.buffers(engine.vfs.snapshotView(), engine, bufs, n)
+                let view = engine.vfs.snapshotView()
+                engine.chooseSnapshotCompression(for: view)
+                return RaftFSM.buffers(view, engine, bufs, n)
             }
         }
         fsm.snapshot_finalize = { fsm, bufs, n in
