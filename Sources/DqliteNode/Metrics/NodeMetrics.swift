@@ -17,6 +17,8 @@ final class NodeMetrics: Sendable {
     let snapshots = Counter(label: "dqlite_snapshots_total")
     let snapshotDuration = CoreMetrics.Timer(label: "dqlite_snapshot_duration_seconds")
     let snapshotBytes = Gauge(label: "dqlite_snapshot_bytes")
+    /// 1 while the snapshots C-Raft stores are LZ4-compressed (`SnapshotCompression`).
+    let snapshotCompressed = Gauge(label: "dqlite_snapshot_compressed")
     let leaseRenewals = Counter(label: "dqlite_read_lease_renewals_total")
     // Sampled every second by `MetricsSampler`.
     let term = Gauge(label: "dqlite_raft_term")

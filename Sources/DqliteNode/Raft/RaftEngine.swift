@@ -162,6 +162,8 @@ final class RaftEngine {
     private(set) var compressingSnapshots = false
     /// libraft was built with LZ4.
     private var lz4 = false
+    /// A snapshot's pages were sampled (`auto`): the choice is logged when it is first made and when it changes.
+    private var sampledSnapshot = false
     /// See `NodeSettings.logCompression`.
     var logCompression = true
     /// See `NodeSettings.unsafeAckBeforeCommit`.
@@ -220,6 +222,7 @@ final class RaftEngine {
         }
         compressingSnapshots = snapshotCompression == .on
         raft_uv_set_snapshot_compression(io, compressingSnapshots)
+        metrics.snapshotCompressed.record(compressingSnapshots ? 1 : 0)
         // C-Raft 0.15's libuv backend implements async_work (raft_io version 2) but still says version 1,
         // and raft_init accepts an FSM that encodes snapshots off the loop only from a version 2 backend.
         let asyncSnapshots = io.pointee.async_work != nil
@@ -464,9 +467,11 @@ final class RaftEngine {
     func chooseSnapshotCompression(for view: SnapshotView) {
         guard snapshotCompression == .auto, lz4, let ratio = SnapshotCompressionSample.ratio(of: view) else { return }
         let compress = ratio <= SnapshotCompressionSample.worthIt
-        guard compress != compressingSnapshots else { return }
+        defer { sampledSnapshot = true }
+        guard compress != compressingSnapshots || !sampledSnapshot else { return }
         compressingSnapshots = compress
         raft_uv_set_snapshot_compression(io, compress)
+        metrics.snapshotCompressed.record(compress ? 1 : 0)
         let percent = Int((ratio * 100).rounded())
         logger.info("snapshots are \(compress ? "compressed" : "stored uncompressed") from now on: a sample of their pages compresses to \(percent)%")
     }
