@@ -55,13 +55,15 @@ let package = Package(
         // C-Raft's open segments written with zeros when allocated (see its source): linked into the node, it
         // lets appends overwrite blocks in place instead of waiting for the journal to convert them.
         .target(name: "CSegmentPrefill", path: "Sources/CSegmentPrefill"),
+        // sync_file_range, which Swift's Glibc module does not expose (SnapshotWriteback).
+        .target(name: "CWriteback", path: "Sources/CWriteback"),
         // Mutual TLS on OpenSSL (Debian's libssl-dev): client sessions on the client's own event loop, and
         // tunnels on threads for the node's listener and its C-Raft streams, which it cannot wrap (issue 20).
         .target(name: "CTLS", path: "Sources/CTLS", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         // Protocol v1 codecs: pure values, no I/O.
         .target(name: "DqliteWire"),
         // The node: replicating VFS, FSM, Raft glue, gateway (issue 3; in progress).
-        .target(name: "DqliteNode", dependencies: ["DqliteWire", "DqliteClient", "CTLS", "CMalloc", "CSQLite", "CRaft", "CUV", "CLZ4", .product(name: "Logging", package: "swift-log"),
+        .target(name: "DqliteNode", dependencies: ["DqliteWire", "DqliteClient", "CTLS", "CMalloc", "CWriteback", "CSQLite", "CRaft", "CUV", "CLZ4", .product(name: "Logging", package: "swift-log"),
                                                   .product(name: "CoreMetrics", package: "swift-metrics")]),
         // Async client: dial, leader discovery, retry, statements, rows, transactions, admin.
         .target(name: "DqliteClient", dependencies: ["DqliteWire", "CLinuxEvents", "CTLS"]),

@@ -152,6 +152,8 @@ final class RaftEngine {
     /// Samples Raft's state into `metrics` every second while Raft runs.
     var metricsSampler: MetricsSampler?
     var idleCompaction: IdleCompaction?
+    /// Writes snapshot files back to the disk as C-Raft writes them.
+    private var snapshotWriteback: SnapshotWriteback?
     /// Snapshots taken or installed since the start.
     private(set) var snapshotsStored = 0
     /// See `NodeSettings.segmentSizeMiB`.
@@ -281,6 +283,7 @@ final class RaftEngine {
             rc = raft_bootstrap(raft, &conf)
             guard rc == 0 || rc == RAFT_CANTBOOTSTRAP else { throw .raft(rc, "raft_bootstrap: \(errorMessage())") }
         }
+        snapshotWriteback = SnapshotWriteback(dir: dir)
         let starting = ContinuousClock.now
         rc = raft_start(raft)
         guard rc == 0 else { throw .raft(rc, "raft_start: \(errorMessage())") }
@@ -518,6 +521,8 @@ final class RaftEngine {
         metricsSampler = nil
         idleCompaction?.close()
         idleCompaction = nil
+        snapshotWriteback?.stop()
+        snapshotWriteback = nil
         guard initialised else { return done() }
         closeDone = done
         raft_close(raft) { r in
