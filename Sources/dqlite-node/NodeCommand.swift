@@ -91,8 +91,7 @@ struct RunNode: AsyncParsableCommand {
     @Option(help: "Size of the Raft log's segment files, MiB (each new one is written with zeros first; smaller means smaller, more even disk bursts).")
     var segmentSize: UInt32 = 8
 
-    @Flag(inversion: .prefixedNo, help: "Compress snapshots with LZ4 always (as dqlite does), or never. Without either, each snapshot is compressed when a sample of its pages compresses to half or less.")
-    var snapshotCompression: Bool?
+    @Flag var snapshotCompression = SnapshotCompressionFlag.on
 
     @Flag(inversion: .prefixedNo, help: "Write the Raft log's FRAMES entries LZ4-compressed when smaller (ours: about 40% fewer log bytes; every node reads both). Off: C dqlite's entry bytes exactly.")
     var logCompression = true
@@ -181,7 +180,7 @@ struct RunNode: AsyncParsableCommand {
         settings.unsafeLeaseAnyClock = unsafeLeaseAnyClock
         settings.unsafeAckBeforeSync = unsafeAckBeforeSync
         settings.segmentSizeMiB = segmentSize
-        settings.snapshotCompression = snapshotCompression.map { $0 ? .on : .off } ?? .auto
+        settings.snapshotCompression = SnapshotCompression(rawValue: snapshotCompression.rawValue)!
         settings.logCompression = logCompression
         settings.installSnapshotTimeoutMs = installSnapshotTimeout
         NodeLog.start(level: Logger.Level(rawValue: logLevel) ?? .info)
@@ -240,4 +239,25 @@ func log(_ message: String) {
 func fail(_ message: String) -> Never {
     NodeLog.logger.critical("\(message)")
     exit(1)
+}
+
+/// `SnapshotCompression` as flags: the two dqlite has, and one for `auto`.
+enum SnapshotCompressionFlag: String, EnumerableFlag {
+    case on, off, auto
+
+    static func name(for value: Self) -> NameSpecification {
+        switch value {
+        case .on: .customLong("snapshot-compression")
+        case .off: .customLong("no-snapshot-compression")
+        case .auto: .customLong("auto-snapshot-compression")
+        }
+    }
+
+    static func help(for value: Self) -> ArgumentHelp? {
+        switch value {
+        case .on: "Compress snapshots with LZ4 (the default, as dqlite's): their LZ4 checksum is how damage at rest is found at a start."
+        case .off: "Store snapshots uncompressed."
+        case .auto: "Compress a snapshot only when a sample of its pages compresses to half or less (less memory and CPU for pages that do not compress; an uncompressed snapshot carries no checksum)."
+        }
+    }
 }

@@ -50,7 +50,7 @@ final class MetricsProcessTests: XCTestCase {
         XCTAssertGreaterThanOrEqual(after["dqlite_connections"] ?? 0, 1)
         XCTAssertGreaterThan(after["dqlite_database_bytes"] ?? 0, 0)
         XCTAssertGreaterThan(after["dqlite_raft_log_bytes"] ?? 0, 0)
-        XCTAssertEqual(after["dqlite_snapshot_compressed"], 0, "by default not before a first snapshot's pages are sampled")
+        XCTAssertEqual(after["dqlite_snapshot_compressed"], 1, "snapshots are compressed by default")
         // A follower reports itself as one.
         let follower = (0..<3).first { $0 != leader }!
         let f = try await scrape("127.0.0.1:\(ports[follower])")

@@ -114,14 +114,13 @@ final class NodeProcessTests: XCTestCase {
         XCTAssertTrue(indexes.allSatisfy { $0 >= 40 }, "every idle node snapshotted past the 40 writes: \(indexes)")
     }
 
-    /// Snapshots are LZ4 frames when forced (`--snapshot-compression`, dqlite's default) or, by default, when
-    /// a sample of their pages compresses to half or less; with `--no-snapshot-compression` they are stored
-    /// as they are encoded; a node restarts from either.
+    /// Snapshots are LZ4 frames by default (as dqlite's); with `--no-snapshot-compression` they are stored
+    /// as they are encoded; with `--auto-snapshot-compression` they are compressed when a sample of their
+    /// pages compresses to half or less; a node restarts from either.
     func testSnapshotCompressionFollowsTheFlagsOrThePages() async throws {
-        let text = "printf('%.150000c', 'x')", random = "randomblob(150000)"
+        let text = "printf('%.150000c', 'x')", random = "randomblob(150000)", auto = ["--auto-snapshot-compression"]
         let cases: [(flags: [String], value: String, compressed: Bool)] = [
-            ([], text, true), (["--no-snapshot-compression"], text, false),
-            ([], random, false), (["--snapshot-compression"], random, true),
+            ([], random, true), (["--no-snapshot-compression"], text, false), (auto, random, false), (auto, text, true),
         ]
         for (flags, value, compressed) in cases {
             let label = "\(flags) \(value)"
@@ -135,12 +134,12 @@ final class NodeProcessTests: XCTestCase {
             for n in 0..<40 { try await db.exec("INSERT INTO t VALUES (?, \(value))", [.integer(Int64(n))]) }
             await cluster.kill(0, signal: SIGTERM)
             let dir = await cluster.directory(0)
-            // Named snapshot-TERM-INDEX-TIMESTAMP; by default an early one, of the schema's mostly empty pages,
+            // Named snapshot-TERM-INDEX-TIMESTAMP; with auto an early one, of the schema's mostly empty pages,
             // may be compressed: the latest is of the rows.
             let snapshots = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix("snapshot-") && !$0.hasSuffix(".meta") }
                 .sorted { $0.split(separator: "-").compactMap { UInt64($0) }.lexicographicallyPrecedes($1.split(separator: "-").compactMap { UInt64($0) }) }
             XCTAssertFalse(snapshots.isEmpty, "snapshots were taken: \(label)")
-            for name in flags.isEmpty ? Array(snapshots.suffix(1)) : snapshots {
+            for name in flags == auto ? Array(snapshots.suffix(1)) : snapshots {
                 let head = try XCTUnwrap(FileHandle(forReadingAtPath: dir + "/" + name)).readData(ofLength: 4)
                 // An LZ4 frame starts with the magic number 0x184D2204, little-endian.
                 XCTAssertEqual(head == Data([0x04, 0x22, 0x4D, 0x18]), compressed, "\(name) compressed: \(label)")

@@ -75,7 +75,7 @@ public struct NodeSettings: Sendable {
     public var segmentSizeMiB: UInt32 = 8
     /// Whether snapshots are LZ4-compressed: always (C-Raft's and dqlite's default), never, or when a sample
     /// of each snapshot's pages shows it pays (see `SnapshotCompression`).
-    public var snapshotCompression = SnapshotCompression.auto
+    public var snapshotCompression = SnapshotCompression.on
     /// Write FRAMES entries LZ4-compressed when that makes them smaller (a command type of ours, see
     /// `Command.encoded(compressed:)`; every node reads both). Off: entries are C dqlite's bytes exactly.
     public var logCompression = true
@@ -159,7 +159,7 @@ final class RaftEngine {
     /// See `NodeSettings.segmentSizeMiB`.
     var segmentSizeMiB: UInt32 = 8
     /// See `NodeSettings.snapshotCompression`.
-    var snapshotCompression = SnapshotCompression.auto
+    var snapshotCompression = SnapshotCompression.on
     /// What C-Raft was last told: whether the snapshots it stores are compressed.
     private(set) var compressingSnapshots = false
     /// libraft was built with LZ4.

@@ -6,9 +6,11 @@ import CLZ4
 /// that do not (random or already compressed values) it bought little: a 1.3 GB database of random 1 KiB
 /// rows compressed to 77%, and cost a 1 GB buffer on every node at every snapshot (peak 3.3-3.5 GB against
 /// 2.1-2.3 uncompressed, load 31-37 s against 23; `harness/big_db_bench.py`). `auto` decides per snapshot
-/// from a sample of its pages.
+/// from a sample of its pages. It is not the default because the LZ4 frame's checksum is the only one a
+/// snapshot has: a start finds a damaged compressed snapshot (`SnapshotFileCheck`) and recovers the node from
+/// its peers, while damage at rest in an uncompressed one would be loaded as data.
 public enum SnapshotCompression: String, Sendable, CaseIterable {
-    /// Always (C-Raft's and dqlite's default; dqlite_node_set_snapshot_compression).
+    /// Always (the default, as C-Raft's and dqlite's; dqlite_node_set_snapshot_compression).
     case on
     /// Never.
     case off
