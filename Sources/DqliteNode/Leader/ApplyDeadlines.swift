@@ -16,18 +16,14 @@ final class ApplyDeadlines {
 
     private let loop: UVLoop
     let timeoutMs: UInt32
-    private let timer = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
+    private lazy var timer = LoopTimer(loop: loop.loop) { [unowned self] in fire() }
     private var pending: [UInt64: Pending] = [:]
     private var next: UInt64 = 1
 
     init(loop: UVLoop, timeoutMs: UInt32) {
         self.loop = loop
         self.timeoutMs = timeoutMs
-        uv_timer_init(loop.loop, timer)
-        timer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
     }
-
-    deinit { timer.deallocate() }
 
     private var now: UInt64 { uv_now(loop.loop) }
 
@@ -43,17 +39,12 @@ final class ApplyDeadlines {
     /// The commit `token` was answered by Raft: no timeout for it.
     func settle(_ token: UInt64) {
         pending[token] = nil
-        if pending.isEmpty { uv_timer_stop(timer) }
+        if pending.isEmpty { timer.stop() }
     }
 
     private func arm() {
-        guard let first = pending.values.map(\.deadline).min() else {
-            uv_timer_stop(timer)
-            return
-        }
-        uv_timer_start(timer, { t in
-            Unmanaged<ApplyDeadlines>.fromOpaque(t!.pointee.data).takeUnretainedValue().fire()
-        }, first > now ? first - now : 0, 0)
+        guard let first = pending.values.map(\.deadline).min() else { return timer.stop() }
+        timer.start(afterMs: first > now ? first - now : 0)
     }
 
     private func fire() {
@@ -67,6 +58,6 @@ final class ApplyDeadlines {
     /// The node is stopping: no more timeouts (Raft answers what is in flight as it closes).
     func close() {
         pending.removeAll()
-        uv_close(UnsafeMutableRawPointer(timer).assumingMemoryBound(to: uv_handle_t.self), nil)
+        timer.close()
     }
 }

@@ -14,17 +14,13 @@ final class BusyQueue {
     }
 
     private let loop: UVLoop
-    private let timer = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
+    private lazy var timer = LoopTimer(loop: loop.loop) { [unowned self] in expire() }
     private var waiters: [String: [Waiter]] = [:]
     private var scheduled: Set<String> = []
 
     init(loop: UVLoop) {
         self.loop = loop
-        uv_timer_init(loop.loop, timer)
-        timer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
     }
-
-    deinit { timer.deallocate() }
 
     var now: UInt64 { uv_now(loop.loop) }
 
@@ -46,13 +42,8 @@ final class BusyQueue {
     }
 
     private func armTimer() {
-        guard let next = waiters.values.joined().map(\.deadline).min() else {
-            uv_timer_stop(timer)
-            return
-        }
-        uv_timer_start(timer, { t in
-            Unmanaged<BusyQueue>.fromOpaque(t!.pointee.data).takeUnretainedValue().expire()
-        }, next > now ? next - now : 0, 0)
+        guard let next = waiters.values.joined().map(\.deadline).min() else { return timer.stop() }
+        timer.start(afterMs: next > now ? next - now : 0)
     }
 
     private func expire() {
@@ -71,6 +62,6 @@ final class BusyQueue {
         let all = waiters.values.joined()
         waiters.removeAll()
         for w in all { w.expire() }
-        uv_close(UnsafeMutableRawPointer(timer).assumingMemoryBound(to: uv_handle_t.self), nil)
+        timer.close()
     }
 }

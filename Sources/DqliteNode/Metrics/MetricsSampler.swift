@@ -6,22 +6,17 @@ import Foundation
 /// changes, whether a read lease runs, and the size of the databases and of the Raft log on disk.
 final class MetricsSampler {
     private unowned let engine: RaftEngine
-    private let timer = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
-    private var closed = false
+    private var timer: LoopTimer?
     private var lastLeader: UInt64?
     private var ticks = 0
 
     init(engine: RaftEngine) {
         self.engine = engine
-        uv_timer_init(engine.loop.loop, timer)
-        timer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        uv_timer_start(timer, { t in
-            Unmanaged<MetricsSampler>.fromOpaque(t!.pointee.data).takeUnretainedValue().tick()
-        }, 0, 1000)
+        timer = LoopTimer(loop: engine.loop.loop, firstMs: 0, periodMs: 1000) { [unowned self] in tick() }
     }
 
     private func tick() {
-        guard !closed, engine.initialised else { return }
+        guard engine.initialised else { return }
         let m = engine.metrics, r = engine.raft.pointee
         m.term.record(r.current_term)
         m.commitIndex.record(r.commit_index)
@@ -59,8 +54,6 @@ final class MetricsSampler {
     }
 
     func close() {
-        guard !closed else { return }
-        closed = true
-        uv_close(UnsafeMutableRawPointer(timer).assumingMemoryBound(to: uv_handle_t.self)) { h in h!.deallocate() }
+        timer?.close()
     }
 }

@@ -6,24 +6,17 @@ import CUV
 /// hold their votes), and only an operator can choose which data survives.
 final class CatchUpWatch {
     private unowned let engine: RaftEngine
-    private let timer = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
+    private var timer: LoopTimer?
     private let started: UInt64
-    private let periodMs: UInt64
-    private var closed = false
 
     init(engine: RaftEngine, periodMs: UInt64) {
         self.engine = engine
-        self.periodMs = periodMs
         started = uv_now(engine.loop.loop)
-        uv_timer_init(engine.loop.loop, timer)
-        timer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        uv_timer_start(timer, { t in
-            Unmanaged<CatchUpWatch>.fromOpaque(t!.pointee.data).takeUnretainedValue().tick()
-        }, periodMs, periodMs)
+        timer = LoopTimer(loop: engine.loop.loop, firstMs: periodMs, periodMs: periodMs) { [unowned self] in tick() }
     }
 
     private func tick() {
-        guard !closed, engine.initialised, !engine.stopping, engine.catchingUp else { return close() }
+        guard engine.initialised, !engine.stopping, engine.catchingUp else { return close() }
         guard engine.leader == nil else { return }
         let seconds = (uv_now(engine.loop.loop) - started) / 1000
         engine.logger.error("""
@@ -36,8 +29,6 @@ final class CatchUpWatch {
     }
 
     func close() {
-        guard !closed else { return }
-        closed = true
-        uv_close(UnsafeMutableRawPointer(timer).assumingMemoryBound(to: uv_handle_t.self)) { h in h!.deallocate() }
+        timer?.close()
     }
 }

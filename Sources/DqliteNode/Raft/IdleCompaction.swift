@@ -1,5 +1,4 @@
 import CRaft
-import CUV
 
 /// What a node lets go of once writes stop. Snapshot pacing keeps up to twice the database's size of log
 /// between snapshots, which keeps the write tail short under load (see `SnapshotPacing`), and malloc keeps
@@ -14,24 +13,19 @@ import CUV
 ///   (trimming holds malloc's arena locks, which cost the write tail when done after every snapshot).
 final class IdleCompaction {
     private unowned let engine: RaftEngine
-    private let timer = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
-    private var closed = false
+    private var timer: LoopTimer?
     /// The last applied entry a CHECKPOINT was appended after.
     private var proposedAfter: ContinuousClock.Instant?
     private var trimmedAfterSnapshots = 0
 
     init(engine: RaftEngine, periodMs: UInt64) {
         self.engine = engine
-        uv_timer_init(engine.loop.loop, timer)
-        timer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
-        uv_timer_start(timer, { t in
-            Unmanaged<IdleCompaction>.fromOpaque(t!.pointee.data).takeUnretainedValue().tick()
-        }, periodMs, periodMs)
+        timer = LoopTimer(loop: engine.loop.loop, firstMs: periodMs, periodMs: periodMs) { [unowned self] in tick() }
     }
 
     private func tick() {
         let pacing = engine.snapshotPacing
-        guard !closed, engine.initialised, pacing.isIdle() else { return }
+        guard engine.initialised, pacing.isIdle() else { return }
         if engine.isLeader, let last = pacing.lastApplied, proposedAfter != last {
             proposedAfter = last
             engine.proposeIdleCheckpoint()
@@ -43,9 +37,6 @@ final class IdleCompaction {
     }
 
     func close() {
-        guard !closed else { return }
-        closed = true
-        uv_timer_stop(timer)
-        uv_close(UnsafeMutableRawPointer(timer).assumingMemoryBound(to: uv_handle_t.self)) { h in h?.deallocate() }
+        timer?.close()
     }
 }

@@ -22,7 +22,7 @@ import Logging
 /// back): those cases take the election timeout, as before. Loop thread only.
 final class LeaderWatch {
     private unowned let engine: RaftEngine
-    private let timer = UnsafeMutablePointer<uv_timer_t>.allocate(capacity: 1)
+    private lazy var timer = LoopTimer(loop: engine.loop.loop) { [unowned self] in tick() }
     private let heartbeatMs: UInt64
     private let electionTimeoutMs: UInt64
     /// Until when (C-Raft's clock) this voter promised, in answers to term probes, to refuse votes.
@@ -38,16 +38,12 @@ final class LeaderWatch {
         self.engine = engine
         self.heartbeatMs = UInt64(heartbeatMs)
         self.electionTimeoutMs = UInt64(electionTimeoutMs)
-        uv_timer_init(engine.loop.loop, timer)
-        timer.pointee.data = Unmanaged.passUnretained(self).toOpaque()
         tick(in: self.heartbeatMs)
     }
 
     /// Ticks every heartbeat, the next one in `delay` ms.
     private func tick(in delay: UInt64) {
-        uv_timer_start(timer, { t in
-            Unmanaged<LeaderWatch>.fromOpaque(t!.pointee.data).takeUnretainedValue().tick()
-        }, delay, heartbeatMs)
+        timer.start(afterMs: delay, periodMs: heartbeatMs)
     }
 
     private var now: UInt64 { uv_now(engine.loop.loop) }
@@ -55,14 +51,12 @@ final class LeaderWatch {
     /// This voter promised a leader to refuse votes until `until` (C-Raft's clock).
     func notePromise(until: UInt64) { promisedUntil = max(promisedUntil, until) }
 
-    /// Stops watching; the timer's memory is released once libuv has closed it.
+    /// Stops watching.
     func close() {
         guard !closed else { return }
         closed = true
         dropWatch()
-        uv_close(UnsafeMutableRawPointer(timer).assumingMemoryBound(to: uv_handle_t.self)) { h in
-            h!.deallocate()
-        }
+        timer.close()
     }
 
     private func tick() {
