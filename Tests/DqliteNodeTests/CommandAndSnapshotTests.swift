@@ -165,6 +165,17 @@ final class CommandAndSnapshotTests: XCTestCase {
 }
 
 extension ReplicatingVFS {
+    /// Every database's main file and committed WAL, copied (the node hands C-Raft a `snapshotView()`).
+    func snapshot() throws(VFSError) -> [DatabaseFiles] {
+        databaseNames.compactMap { files(of: $0) }
+    }
+
+    /// One database's main file and committed WAL, copied; nil if there is no such database.
+    func files(of name: String) -> DatabaseFiles? {
+        guard let dump = dumpFiles(of: name) else { return nil }
+        return DatabaseFiles(name: name, main: dump[0].chunks.flatMap { $0 }, wal: dump[1].chunks.flatMap { $0 })
+    }
+
     /// Replaces the named databases with `files`, through their encoding (the node only restores encodings,
     /// straight from C-Raft's buffer).
     func restore(_ files: [DatabaseFiles]) throws(VFSError) {

@@ -1,18 +1,6 @@
 import DqliteWire
-/// Whole-state copies of the VFS for Raft snapshots.
+/// The VFS's whole state, not copied, for Raft snapshots and DUMPs.
 extension ReplicatingVFS {
-    /// Every database's main file and committed WAL: the state at the last applied entry. Transactions still
-    /// replicating come after that entry in the log, so they are rightly left out.
-    public func snapshot() throws(VFSError) -> [DatabaseFiles] {
-        databaseNames.compactMap { files(of: $0) }
-    }
-
-    /// One database's main file and committed WAL, copied; nil if there is no such database.
-    public func files(of name: String) -> DatabaseFiles? {
-        guard let dump = dumpFiles(of: name) else { return nil }
-        return DatabaseFiles(name: name, main: dump[0].chunks.flatMap { $0 }, wal: dump[1].chunks.flatMap { $0 })
-    }
-
     /// One database's main file and committed WAL (`name` and `name-wal`, a DUMP's reply) as the VFS's own
     /// arrays, not copied: its pages, and the WAL's header and frames. Nil if there is no such database.
     public func dumpFiles(of name: String) -> [FilesReplyPieces.File]? {
@@ -29,8 +17,9 @@ extension ReplicatingVFS {
         return [FilesReplyPieces.File(name: name, chunks: db.pages), FilesReplyPieces.File(name: name + "-wal", chunks: wal)]
     }
 
-    /// The state `snapshot()` would copy, without copying it: every database's pages and committed WAL
-    /// frames as they are now (Swift arrays: the VFS goes on changing its own copies, copying a page only
+    /// The state at the last applied entry, without copying it (transactions still replicating come after that
+    /// entry in the log, so they are rightly left out): every database's pages and committed WAL frames as
+    /// they are now (Swift arrays: the VFS goes on changing its own copies, copying a page only
     /// when it writes to it), for encoding on another thread (see `RaftFSM`).
     public func snapshotView() -> SnapshotView {
         SnapshotView(databases: databaseNames.map { name in
