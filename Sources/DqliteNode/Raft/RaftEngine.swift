@@ -464,10 +464,19 @@ final class RaftEngine {
         _exit(NodeSettings.diskFailureExitCode)
     }
 
-    /// Loop thread, as C-Raft asks for a snapshot: with `auto`, whether this one is compressed, from a sample
-    /// of its pages. C-Raft stores no snapshot while it asks for one (nor installs one), and the pool thread
-    /// that stores this one reads the setting only after uv_queue_work: set here, it applies to this one.
-    func chooseSnapshotCompression(for view: SnapshotView) {
+    /// Loop thread, as C-Raft asks for a snapshot: the state to store, or nil while pacing defers it.
+    func snapshotViewIfDue() -> SnapshotView? {
+        guard snapshotPacing.shouldTakeSnapshot() else { return nil }
+        snapshotStarted = .now
+        let view = vfs.snapshotView()
+        chooseSnapshotCompression(for: view)
+        return view
+    }
+
+    /// With `auto`, whether the snapshot of `view` is compressed, from a sample of its pages. C-Raft stores no
+    /// snapshot while it asks for one (nor installs one), and the pool thread that stores this one reads the
+    /// setting only after uv_queue_work: set here, it applies to this one.
+    private func chooseSnapshotCompression(for view: SnapshotView) {
         guard snapshotCompression == .auto, lz4, let ratio = SnapshotCompressionSample.ratio(of: view) else { return }
         let compress = ratio <= SnapshotCompressionSample.worthIt
         defer { sampledSnapshot = true }

@@ -23,10 +23,7 @@ enum RaftFSM {
                 // Loop thread: the state at the last applied entry, handed to snapshot_async.
                 let engine = Unmanaged<RaftEngine>.fromOpaque(fsm!.pointee.data).takeUnretainedValue()
                 // RAFT_BUSY: C-Raft asks again after the next applied entries.
-                guard engine.snapshotPacing.shouldTakeSnapshot() else { return RAFT_BUSY }
-                engine.snapshotStarted = .now
-                let view = engine.vfs.snapshotView()
-                engine.chooseSnapshotCompression(for: view)
+                guard let view = engine.snapshotViewIfDue() else { return RAFT_BUSY }
                 engine.snapshotHandoff.withLock { $0 = view }
                 bufs!.pointee = nil
                 n!.pointee = 0
@@ -43,10 +40,7 @@ enum RaftFSM {
         } else {
             fsm.snapshot = { fsm, bufs, n in
                 let engine = Unmanaged<RaftEngine>.fromOpaque(fsm!.pointee.data).takeUnretainedValue()
-                guard engine.snapshotPacing.shouldTakeSnapshot() else { return RAFT_BUSY }
-                engine.snapshotStarted = .now
-                let view = engine.vfs.snapshotView()
-                engine.chooseSnapshotCompression(for: view)
+                guard let view = engine.snapshotViewIfDue() else { return RAFT_BUSY }
                 return RaftFSM.buffers(view, engine, bufs, n)
             }
         }
